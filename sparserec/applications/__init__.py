@@ -1,0 +1,1 @@
+"""Application modules: IRS-aided MIMO channel estimation, hyperspectral unmixing, astronomical deconvolution and scATAC-seq tokenization."""

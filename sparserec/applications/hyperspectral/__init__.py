@@ -1,0 +1,1 @@
+"""Hyperspectral unmixing application: scene loaders (.mat, HDF5, ENVI), simulators, metrics (SAD, RMSE)."""

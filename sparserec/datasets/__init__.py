@@ -1,0 +1,1 @@
+"""Small shipped datasets and generators; never downloads at run time."""

@@ -1,0 +1,1 @@
+"""scikit-learn compatible estimators wrapping sparserec solvers (imported lazily; needs the sklearn extra)."""

@@ -1,0 +1,1 @@
+"""HDF5 and xarray adapters: named dimensions to operator shapes, results with provenance."""

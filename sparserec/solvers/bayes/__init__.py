@@ -1,0 +1,1 @@
+"""Sparse Bayesian learning: SBL (EM), M-SBL, Kronecker SBL (AM, SVD, pattern-coupled), Turbo-VBI and Pyro models."""

@@ -1,0 +1,1 @@
+"""Convex and greedy solvers: ISTA/FISTA, ADMM, Condat-Vu, OMP/IHT/Kronecker OMP, PCP robust PCA, and CVXPY reference formulations."""

@@ -1,0 +1,1 @@
+"""Local differential privacy: mechanisms and sparse linear regression (non-interactive and interactive)."""

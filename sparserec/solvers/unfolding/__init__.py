@@ -1,0 +1,1 @@
+"""Deep-unfolded solvers as torch modules: RPCANet-style unfolded robust PCA and LISTA."""
