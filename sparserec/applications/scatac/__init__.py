@@ -5,6 +5,7 @@ smoothing, PCP) with clustering and imputation metrics.
 Needs the ``bio`` extra (h5py); the torch ``Dataset``/collate need the ``torch`` extra.
 """
 
+from .data import pbmc_fixture_path
 from .io import H5ADReader, TenXMatrix, count_fragments, read_10x_h5, read_h5ad, write_h5ad
 from .metrics import (
     adjusted_mutual_info,
@@ -38,7 +39,7 @@ __all__ = [
     "Tokens", "adjusted_mutual_info", "adjusted_rand_index", "average_precision", "chrom_id",
     "collate_tokens", "coordinate_encoding", "count_fragments", "detokenize", "format_peak",
     "fowlkes_mallows", "iter_tokenize", "kmeans", "knn_purity", "knn_smooth", "lsi", "map_peaks",
-    "mask_and_recover", "mask_tokens", "nmf", "normalized_mutual_info", "parse_peak_name",
+    "mask_and_recover", "mask_tokens", "nmf", "normalized_mutual_info", "parse_peak_name", "pbmc_fixture_path",
     "peak_stats", "planted_clusters", "read_10x_h5", "read_bed", "read_h5ad", "roc_auc", "rpca",
     "silhouette", "sparse_lookup", "synthetic_peaks", "tfidf", "tokenize", "write_fragments", "write_h5ad",
     "write_synthetic_h5ad",
