@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover
     HAS_CUDA = False
 
 os.environ.setdefault("SPARSEREC_FAST", "1")
+if not HAS_CUDA:  # Triton kernels run interpreted on CPU (must be set before triton kernels import)
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 BACKENDS = ["numpy"] + (["torch-cpu"] if HAS_TORCH else []) + (

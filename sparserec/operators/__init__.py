@@ -16,25 +16,52 @@ from .base import (
     TransposeOperator,
 )
 from .basic import Diagonal, FunctionOperator, Identity, Matrix, Zero
+from .convolve import FFTConvolve
+from .differential import FiniteDifference, Gradient
+from .interop import (
+    PylopsOperator,
+    ScipyOperator,
+    aslinearoperator,
+    asoperator,
+    from_pylops,
+    from_scipy,
+)
+from .sampling import Mask, Restriction
 from .structured import Block, BlockDiag, HStack, Kronecker, VStack
+from .wavelets import DWT, WAVELETS, Starlet, wavelet_filter
 
 __all__ = [
+    "DWT",
+    "WAVELETS",
     "AdjointOperator",
     "Block",
     "BlockDiag",
     "Diagonal",
+    "FFTConvolve",
+    "FiniteDifference",
     "FunctionOperator",
+    "Gradient",
     "HStack",
     "Identity",
     "Kronecker",
     "LinearOperator",
+    "Mask",
     "Matrix",
     "PowerOperator",
     "ProductOperator",
+    "PylopsOperator",
     "ReshapedOperator",
+    "Restriction",
     "ScaledOperator",
+    "ScipyOperator",
+    "Starlet",
     "SumOperator",
     "TransposeOperator",
     "VStack",
     "Zero",
+    "aslinearoperator",
+    "asoperator",
+    "from_pylops",
+    "from_scipy",
+    "wavelet_filter",
 ]

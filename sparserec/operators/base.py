@@ -370,13 +370,18 @@ class LinearOperator:
         new = copy.copy(self)
         new._adjoint_op = None
         new._opnorm_cache = self._opnorm_cache
+        def conv(a: Any) -> Any:
+            # only floating/complex coefficients take the new dtype; index/bool arrays keep theirs
+            name = dtype_name(a.dtype)
+            numeric = name.startswith("float") or name.startswith("complex")
+            return to_backend(a, backend, device, dtype if numeric else None)
+
         for name in self._array_attrs:
             v = getattr(self, name, None)
             if isinstance(v, (list, tuple)):
-                setattr(new, name, type(v)(
-                    to_backend(a, backend, device, dtype) if is_array(a) else a for a in v))
+                setattr(new, name, type(v)(conv(a) if is_array(a) else a for a in v))
             elif is_array(v):
-                setattr(new, name, to_backend(v, backend, device, dtype))
+                setattr(new, name, conv(v))
         for name in self._operator_attrs:
             v = getattr(self, name, None)
             if isinstance(v, LinearOperator):
@@ -455,9 +460,15 @@ class LinearOperator:
         return PowerOperator(self, k)
 
     def __repr__(self) -> str:
-        dt = dtype_name(self.dtype) if self.dtype is not None else "any"
+        if not hasattr(self, "in_shape"):  # __init__ failed before the base initialiser ran
+            return f"<{type(self).__name__} (uninitialised)>"
+        dt = dtype_name(self.dtype) if getattr(self, "dtype", None) is not None else "any"
+        try:
+            back = self.backend or "any"
+        except Exception:  # pragma: no cover - partially built subclass
+            back = "?"
         return (f"<{type(self).__name__} {self.shape[0]}x{self.shape[1]} "
-                f"in={self.in_shape} out={self.out_shape} dtype={dt} backend={self.backend or 'any'}>")
+                f"in={self.in_shape} out={self.out_shape} dtype={dt} backend={back}>")
 
 
 # ---------------------------------------------------------------------- composites

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from .._backend import (
-
     device_of,
     dtype_name,
     is_array,
@@ -17,7 +16,6 @@ from .._backend import (
     namespace,
     resolve_dtype,
     result_dtype,
-
 )
 from .base import LinearOperator, _as_shape
 

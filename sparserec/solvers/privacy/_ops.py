@@ -1,0 +1,175 @@
+"""Private array helpers for the privacy solvers (numpy and torch, batched over leading axes).
+
+The top-k projection here is a small private copy; once :mod:`sparserec.prox` ships a batched
+hard-thresholding / top-k map, :func:`topk` should delegate to it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..._backend import check_finite, is_torch, namespace
+
+__all__ = [
+    "check_budget",
+    "check_data",
+    "check_k",
+    "check_positive",
+    "project_l1",
+    "shrink",
+    "sym_from_upper",
+    "topk",
+    "triu_index",
+    "upper",
+]
+
+
+# ----------------------------------------------------------------------------- validation
+def check_positive(value: Any, name: str) -> float:
+    """Return ``float(value)`` after checking it is finite and > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a number, got {value!r}") from e
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return v
+
+
+def check_budget(epsilon: Any, delta: Any = None, *, require_delta: bool = True) -> tuple[float, float]:
+    """Validate a privacy budget: ``epsilon`` finite and > 0, ``delta`` in the open interval (0, 1)."""
+    eps = check_positive(epsilon, "epsilon")
+    if delta is None:
+        if require_delta:
+            raise ValueError("delta is required for (epsilon, delta)-LDP mechanisms; give 0 < delta < 1")
+        return eps, 0.0
+    try:
+        dl = float(delta)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"delta must be a number, got {delta!r}") from e
+    if not (0.0 < dl < 1.0):
+        raise ValueError(f"delta must lie in the open interval (0, 1), got {delta!r}")
+    return eps, dl
+
+
+def check_k(k: Any, d: int, name: str = "k") -> int:
+    """Validate a sparsity level ``1 <= k <= d``."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {k!r}")
+    if not 1 <= int(k) <= d:
+        raise ValueError(f"{name} must satisfy 1 <= {name} <= d = {d}, got {k}")
+    return int(k)
+
+
+def check_data(X: Any, y: Any) -> tuple[Any, Any]:
+    """Check shapes ``X: (*batch, n, d)``, ``y: (*batch, n)``, same library, finite values."""
+    if isinstance(X, (list, tuple)):
+        X = np.asarray(X, dtype=np.float64)
+    if isinstance(y, (list, tuple)):
+        y = np.asarray(y, dtype=np.float64)
+    namespace(X, y)  # same library / device, else TypeError / ValueError
+    if X.ndim < 2:
+        raise ValueError(f"X must have shape (*batch, n_users, n_features), got shape {tuple(X.shape)}")
+    if tuple(y.shape) != tuple(X.shape[:-1]):
+        raise ValueError(f"y must have shape {tuple(X.shape[:-1])} to match X, got {tuple(y.shape)}")
+    if X.shape[-2] < 1 or X.shape[-1] < 1:
+        raise ValueError("X needs at least one user and one feature")
+    check_finite(X, "X")
+    check_finite(y, "y")
+    return X, y
+
+
+# ----------------------------------------------------------------------------- array ops
+def shrink(x: Any, tau: float) -> Any:
+    r"""Coordinate-wise shrinkage (clipping) :math:`\operatorname{sign}(x)\min(|x|, \tau)`."""
+    xp = namespace(x)
+    return xp.clip(x, -tau, tau)
+
+
+def triu_index(d: int, like: Any = None) -> tuple[Any, Any]:
+    """Row and column indices of the upper triangle (diagonal included), row-major order."""
+    iu, ju = np.triu_indices(d)
+    if like is not None and is_torch(like):
+        import torch
+
+        return (torch.as_tensor(iu, device=like.device), torch.as_tensor(ju, device=like.device))
+    return iu, ju
+
+
+def upper(M: Any) -> Any:
+    """Upper triangle of ``M`` (``(*batch, d, d)``) as a vector ``(*batch, d(d+1)/2)``."""
+    iu, ju = triu_index(M.shape[-1], M)
+    return M[..., iu, ju]
+
+
+def sym_from_upper(v: Any, d: int) -> Any:
+    """Symmetric ``(*batch, d, d)`` matrix from its upper-triangle vector ``(*batch, d(d+1)/2)``."""
+    xp = namespace(v)
+    iu, ju = triu_index(d, v)
+    kw = {"device": v.device} if is_torch(v) else {}
+    M = xp.zeros(tuple(v.shape[:-1]) + (d, d), dtype=v.dtype, **kw)
+    M[..., iu, ju] = v
+    M[..., ju, iu] = v
+    return M
+
+
+def topk(v: Any, k: int) -> Any:
+    """Keep the ``k`` largest magnitudes along the last axis (ties broken by index), zero the rest."""
+    d = v.shape[-1]
+    if k >= d:
+        return v
+    if is_torch(v):
+        import torch
+
+        idx = torch.topk(torch.abs(v), k, dim=-1, sorted=False).indices
+        mask = torch.zeros_like(v, dtype=torch.bool).scatter_(-1, idx, True)
+        return torch.where(mask, v, torch.zeros_like(v))
+    a = np.asarray(v)
+    idx = np.argpartition(-np.abs(a), k - 1, axis=-1)[..., :k]
+    mask = np.zeros(a.shape, dtype=bool)
+    np.put_along_axis(mask, idx, True, axis=-1)
+    return np.where(mask, a, 0.0).astype(a.dtype, copy=False)
+
+
+def soft(v: Any, lam: Any) -> Any:
+    """Soft thresholding ``sign(v) max(|v| - lam, 0)``; ``lam`` broadcasts against ``v[..., :1]``."""
+    xp = namespace(v)
+    return xp.sign(v) * xp.clip(xp.abs(v) - lam, 0.0, None)
+
+
+def hard(v: Any, lam: Any) -> Any:
+    """Hard thresholding: keep entries with ``|v| > lam``."""
+    xp = namespace(v)
+    return xp.where(xp.abs(v) > lam, v, xp.zeros_like(v))
+
+
+def project_l1(v: Any, radius: float) -> Any:
+    r"""Euclidean projection onto the :math:`\ell_1` ball of radius ``radius`` (last axis, batched).
+
+    Sort-based algorithm (O(d log d)): with :math:`u` the sorted magnitudes, the threshold is
+    :math:`\theta = (\sum_{j\le\rho} u_j - R)/\rho` for the largest :math:`\rho` with
+    :math:`u_\rho > (\sum_{j\le\rho}u_j - R)/\rho`; vectors already inside the ball are unchanged.
+    """
+    xp = namespace(v)
+    a = xp.abs(v)
+    inside = xp.sum(a, axis=-1, keepdims=True) <= radius
+    u = xp.flip(xp.sort(a, axis=-1), axis=-1)
+    css = xp.cumulative_sum(u, axis=-1) - radius
+    d = v.shape[-1]
+    kw = {"device": v.device} if is_torch(v) else {}
+    ar = xp.arange(1, d + 1, dtype=v.dtype, **kw)
+    cond = (u - css / ar) > 0
+    rho = xp.sum(xp.astype(cond, xp.int64), axis=-1, keepdims=True)  # >= 1 outside the ball
+    rho = xp.clip(rho, 1, None)
+    if is_torch(v):
+        import torch
+
+        cs_rho = torch.gather(css, -1, rho - 1)
+    else:
+        cs_rho = np.take_along_axis(css, rho - 1, axis=-1)
+    theta = cs_rho / xp.astype(rho, v.dtype)
+    proj = xp.sign(v) * xp.clip(a - theta, 0.0, None)
+    return xp.where(inside, v, proj)
