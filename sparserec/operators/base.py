@@ -389,7 +389,8 @@ class LinearOperator:
             elif isinstance(v, (list, tuple)):
                 setattr(new, name, type(v)(
                     w.to(device=device, dtype=dtype, backend=backend) if isinstance(w, LinearOperator)
-                    else (type(w)(u.to(device=device, dtype=dtype, backend=backend) for u in w)
+                    else (type(w)(u.to(device=device, dtype=dtype, backend=backend)
+                                  if isinstance(u, LinearOperator) else u for u in w)
                           if isinstance(w, (list, tuple)) else w)
                     for w in v))
         if self.dtype is not None or dtype is not None:
@@ -499,6 +500,7 @@ class AdjointOperator(LinearOperator):
 
     def _after_to(self) -> None:
         self._adjoint_op = self.op
+        self.op._adjoint_op = self
 
 
 class TransposeOperator(LinearOperator):
@@ -509,6 +511,7 @@ class TransposeOperator(LinearOperator):
     def __init__(self, op: LinearOperator) -> None:
         super().__init__(op.out_shape, op.in_shape, op.dtype)
         self.op = op
+        self.is_real_linear_only = op.is_real_linear_only
 
     def _apply(self, x: Any) -> Any:
         if self.op.dtype is not None and not is_complex_dtype(self.op.dtype) \
@@ -618,6 +621,8 @@ class ScaledOperator(LinearOperator):
 
     def __init__(self, op: LinearOperator, c: complex | float) -> None:
         c = complex(c) if isinstance(c, complex) or np.iscomplexobj(c) else float(c)
+        if isinstance(c, complex) and c.imag == 0:
+            c = c.real
         dt = op.dtype
         if isinstance(c, complex) and c.imag != 0:
             from .._backend import complex_dtype
@@ -659,6 +664,7 @@ class PowerOperator(LinearOperator):
         super().__init__(op.in_shape, op.out_shape, op.dtype)
         self.op = op
         self.k = int(k)
+        self.is_real_linear_only = op.is_real_linear_only
 
     def _apply(self, x: Any) -> Any:
         for _ in range(self.k):

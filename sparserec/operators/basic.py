@@ -55,13 +55,13 @@ class Identity(LinearOperator):
         super().__init__(shape, shape, dtype)
 
     def _apply(self, x: Any) -> Any:
-        return x
+        return _cast(x, result_dtype(self.dtype, x.dtype))
 
     def _adjoint(self, y: Any) -> Any:
-        return y
+        return _cast(y, result_dtype(self.dtype, y.dtype))
 
     def _normal(self, x: Any) -> Any:
-        return x
+        return _cast(x, result_dtype(self.dtype, x.dtype))
 
     def opnorm_bound(self) -> float:
         return 1.0
@@ -80,7 +80,8 @@ class Zero(LinearOperator):
     def _zeros(self, x: Any, nd: int, shape: tuple[int, ...]) -> Any:
         xp = namespace(x)
         b = tuple(x.shape[: x.ndim - nd])
-        return xp.zeros(b + shape, dtype=x.dtype, device=device_of(x) if is_torch(x) else None)
+        dt = resolve_dtype(result_dtype(self.dtype, x.dtype), "torch" if is_torch(x) else "numpy")
+        return xp.zeros(b + shape, dtype=dt, device=device_of(x) if is_torch(x) else None)
 
     def _apply(self, x: Any) -> Any:
         return self._zeros(x, len(self.in_shape), self.out_shape)

@@ -12,6 +12,17 @@ from .base import LinearOperator
 __all__ = ["Block", "BlockDiag", "HStack", "Kronecker", "VStack"]
 
 
+def _same_library(ds: list[Any]) -> list[Any]:
+    """Move numpy diagonals of data-free operators (Identity, Zero) next to torch ones."""
+    from .._backend import asarray_like, is_torch
+
+    ref = next((d for d in ds if is_torch(d)), None)
+    if ref is None:
+        return ds
+    return [d if is_torch(d) else asarray_like(d, ref, dtype=result_dtype(d.dtype, ref.dtype))
+            for d in ds]
+
+
 def _mode_apply(x: Any, start: int, nd_in: int, fn: Any) -> Any:
     """Apply ``fn`` (acting on trailing axes) to axes ``start:start+nd_in`` of ``x``."""
     xp = namespace(x)
@@ -161,7 +172,7 @@ class Kronecker(LinearOperator):
     def _diag(self) -> Any:
         if not all(o.is_square for o in self.factors):
             return super()._diag()
-        ds = [o._diag() for o in self.factors]
+        ds = _same_library([o._diag() for o in self.factors])
         xp = namespace(*ds)
         out = ds[0]
         for d in ds[1:]:
@@ -216,6 +227,7 @@ class Block(LinearOperator):
         self.blocks = tuple(tuple(r) for r in grid)
         self._widths = tuple(int(w) for w in widths)  # type: ignore[arg-type]
         self._heights = tuple(int(h) for h in heights)  # type: ignore[arg-type]
+        self.is_real_linear_only = any(o.is_real_linear_only for o in ops)
 
     @staticmethod
     def _split(x: Any, sizes: Sequence[int]) -> list[Any]:
@@ -310,6 +322,7 @@ class BlockDiag(Block):
         if not all(self.blocks[i][i].shape[0] == self.blocks[i][i].shape[1]  # type: ignore[union-attr]
                    for i in range(len(self.blocks))):
             return super()._diag()
-        ds = [self.blocks[i][i]._diag() for i in range(len(self.blocks))]  # type: ignore[union-attr]
+        ds = _same_library([self.blocks[i][i]._diag()  # type: ignore[union-attr]
+                            for i in range(len(self.blocks))])
         xp = namespace(*ds)
         return xp.concat([xp.reshape(d, (-1,)) for d in ds], axis=0)

@@ -83,12 +83,20 @@ def cg(A: LinearOperator, b: Any, x0: Any = None, *, tol: float = 1e-6, max_iter
     >>> bool(np.allclose(A @ res.x, [[1.0, 2.0], [0.0, 1.0]]))
     True
     """
-    if not isinstance(A, LinearOperator) or A.in_shape != A.out_shape:
+    if not isinstance(A, LinearOperator):
+        raise TypeError("cg expects a sparserec LinearOperator; wrap matrices with Matrix(A)")
+    if A.in_shape != A.out_shape:
         raise ValueError("cg needs a square LinearOperator (in_shape == out_shape)")
     _validate(A, b, A.out_shape, "cg")
     tol = check_tol(tol)
     nd = len(A.in_shape)
     max_iter = check_max_iter(max_iter if max_iter is not None else 10 * math.prod(A.in_shape))
+    if x0 is not None:
+        A._check_input(x0, A.in_shape, "cg (x0)")
+        namespace(b, x0)
+        if tuple(x0.shape) != tuple(b.shape):
+            raise ValueError(f"cg: x0 must have the shape of b, expected {tuple(b.shape)}, "
+                             f"got {tuple(x0.shape)}")
     xp = namespace(b)
     dt = result_dtype(A.dtype, b.dtype)
     b = xp.astype(b, dt) if dtype_name(b.dtype) != dtype_name(dt) else b
@@ -102,8 +110,8 @@ def cg(A: LinearOperator, b: Any, x0: Any = None, *, tol: float = 1e-6, max_iter
     bnorm = xp.where(bnorm > 0, bnorm, xp.ones_like(bnorm))
     mon = ConvergenceMonitor(batch, b, max_iter, tol, record_every, check_every, callback, verbose, "cg")
     rel0 = _bnorm(xp, r, nd) / bnorm
-    if bool(xp.all(rel0 <= tol)):
-        mon.step(rel0, x, residual=rel0)
+    mon.active = mon.active & ~(rel0 <= tol)  # solved before any iteration: n_iter = 0
+    if not bool(xp.any(mon.active)):
         return mon.result(x, params={"tol": tol, "max_iter": max_iter})
     rdt = real_dtype(dt)
     while True:
@@ -188,11 +196,12 @@ def lsqr(A: LinearOperator, b: Any, *, damp: float = 0.0, atol: float = 1e-8, bt
     bnorm = beta
     anorm2 = xp.zeros_like(beta)
     xnorm = xp.zeros_like(beta)
+    res2 = xp.zeros_like(beta)  # running sum of psi^2 (Paige & Saunders)
     mon = ConvergenceMonitor(batch, b, max_iter, 1.0, record_every, check_every, callback,
                              verbose, "lsqr")
     crit0 = xp.where((alpha * beta) == 0, xp.zeros_like(beta), xp.ones_like(beta) * 2.0)
-    if bool(xp.all(crit0 == 0)):
-        mon.step(crit0, x)
+    mon.active = mon.active & ~(crit0 == 0)
+    if not bool(xp.any(mon.active)):
         return mon.result(x, params={"damp": damp, "atol": atol, "btol": btol})
     while True:
         act = xp.astype(mon.active, rdt)
@@ -208,6 +217,7 @@ def lsqr(A: LinearOperator, b: Any, *, damp: float = 0.0, atol: float = 1e-8, bt
         cs1 = safe_div(rhobar, rhobar1)
         sn1 = safe_div(damp * xp.ones_like(rhobar), rhobar1)
         psi = sn1 * phibar
+        res2 = res2 + xp.where(mon.active, psi**2, xp.zeros_like(psi))
         phibar = cs1 * phibar
         # plane rotation
         rho = xp.sqrt(rhobar1**2 + beta**2)
@@ -227,7 +237,7 @@ def lsqr(A: LinearOperator, b: Any, *, damp: float = 0.0, atol: float = 1e-8, bt
         rhobar = xp.where(mon.active, rhobar_new, rhobar)
         phibar = xp.where(mon.active, phibar_new, phibar)
         xnorm = _bnorm(xp, x, nin)
-        rnorm = xp.sqrt(phibar**2 + psi**2)
+        rnorm = xp.sqrt(phibar**2 + res2)
         arnorm = alpha * xp.abs(cs * phibar)
         anorm = xp.sqrt(anorm2)
         # Paige–Saunders tests 1 and 2 folded into one criterion <= 1
@@ -235,6 +245,8 @@ def lsqr(A: LinearOperator, b: Any, *, damp: float = 0.0, atol: float = 1e-8, bt
         t_2 = safe_div(arnorm, atol * anorm * rnorm) if atol > 0 else xp.ones_like(rnorm) * 2
         crit = xp.minimum(t_1, t_2)
         crit = xp.where(rnorm == 0, xp.zeros_like(crit), crit)
+        finite = xp.isfinite(rnorm) & xp.isfinite(arnorm) & xp.isfinite(xnorm) & xp.isfinite(anorm)
+        crit = xp.where(finite, crit, xp.full_like(crit, float("nan")))  # -> NONFINITE
         if mon.step(crit, x, residual=rnorm, normal_residual=arnorm):
             break
     return mon.result(x, params={"damp": damp, "atol": atol, "btol": btol, "max_iter": max_iter})
