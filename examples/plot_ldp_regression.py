@@ -124,7 +124,12 @@ try:
                 "epsilon": epss},
         attrs={"d": d, "k": k, "delta": 1e-5, "epsilon_n_curves": eps, "n_epsilon_curves": n_eps,
                "repetitions": REPS, "design": "rademacher, sufficient statistics"})
-    ds.to_netcdf("ldp_regression_curves.h5", engine="h5netcdf")
+    import os
+    import tempfile
+
+    out = os.path.join(tempfile.mkdtemp(prefix="sparserec-ldp-"), "ldp_regression_curves.h5")
+    ds.to_netcdf(out, engine="h5netcdf")
+    print(f"curves written to {out}")
     print(ds)
 except ImportError:
     print("xarray/h5netcdf not installed: pip install 'sparserec[io]' to save the curves")
