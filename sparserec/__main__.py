@@ -38,9 +38,17 @@ def _gallery(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """Two demos on shipped data: a batched deconvolution of the real HST galaxy, then an HDF5
+    pipeline run (2,000 sparse signals, chunked, resumable) with its result file inspected."""
     from .datasets.demo import run_demo
+    from .datasets.pipeline_demo import run_pipeline_demo
 
-    return run_demo(out=args.out)
+    print("== 1. Deconvolution of the real HST galaxy (shipped data) ==")
+    rc = run_demo(out=None if args.out is None else os.path.join(args.out, "deconvolution.npz"))
+    if rc:
+        return rc
+    print("\n== 2. HDF5 dataset pipeline: 2,000 signals, chunk by chunk ==")
+    return run_pipeline_demo(out=None if args.out is None else os.path.join(args.out, "pipeline"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--examples", default="examples", help="folder holding plot_*.py")
     g.set_defaults(func=_gallery)
     d = sub.add_parser("demo", help="run a demo on shipped data")
-    d.add_argument("--out", default=None, help="optional output file for the demo's result")
+    d.add_argument("--out", default=None, help="optional output folder for the demos' results")
     d.set_defaults(func=_demo)
     try:
         from .pipelines.cli import add_subcommands
