@@ -109,8 +109,8 @@ def _plot(ds: Any, path: str) -> None:
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     for m in ds.method.values:
-        ax[0].semilogy(ds.snr, ds.nmse.sel(method=m).mean("trial"), "o-", label=str(m))
-        ax[1].semilogy(ds.snr, np.maximum(ds.ser.sel(method=m).mean("trial"), 1e-6), "o-", label=str(m))
+        ax[0].semilogy(ds.snr, ds.nmse.sel({"method": m}).mean("trial"), "o-", label=str(m))
+        ax[1].semilogy(ds.snr, np.maximum(ds.ser.sel({"method": m}).mean("trial"), 1e-6), "o-", label=str(m))
     ax[0].set(xlabel="SNR (dB)", ylabel="mean NMSE (squared)", title="channel NMSE")
     ax[1].set(xlabel="SNR (dB)", ylabel="SER (floored at 1e-6)", title="QPSK symbol error rate")
     ax[0].legend()

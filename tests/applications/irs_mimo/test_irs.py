@@ -157,4 +157,4 @@ def test_paper_numbers_at_20db():
     assert pc <= 1.5 * 0.0029
     ds2 = run_experiment(snrs=[20], trials=10, methods=["pc-krosbl", "sbl"], n_symbols=1000)
     means = ds2.nmse.mean("trial").sel(snr=20.0)
-    assert float(means.sel(method="sbl")) >= 20 * float(means.sel(method="pc-krosbl"))
+    assert float(means.sel({"method": "sbl"})) >= 20 * float(means.sel({"method": "pc-krosbl"}))
