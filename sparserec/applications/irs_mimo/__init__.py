@@ -10,6 +10,7 @@ measurement model as a Kronecker operator (:func:`measurement_operator`), estima
 from .estimators import METHODS, ChannelEstimate, estimate_channel
 from .metrics import channel_nmse, qpsk_ser
 from .model import cascaded_channels, measurement_factors, measurement_operator, received_signal, true_sparse
+from .pipeline import pipeline_preset
 from .system import Channels, IRSSystem, Training, array_response, design_training, simulate_channels
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "estimate_channel",
     "measurement_factors",
     "measurement_operator",
+    "pipeline_preset",
     "qpsk_ser",
     "received_signal",
     "simulate_channels",

@@ -158,3 +158,36 @@ def test_paper_numbers_at_20db():
     ds2 = run_experiment(snrs=[20], trials=10, methods=["pc-krosbl", "sbl"], n_symbols=1000)
     means = ds2.nmse.mean("trial").sel(snr=20.0)
     assert float(means.sel({"method": "sbl"})) >= 20 * float(means.sel({"method": "pc-krosbl"}))
+
+
+def test_pipeline_preset_matches_in_memory(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    from sparserec.pipelines import run_pipeline
+
+    s = IRSSystem()
+    ch = simulate_channels(s, 6, seed=21)
+    tr = design_training(s, ch, seed=22, shared=True)
+    y, _, nv = received_signal(s, ch, tr, 20.0, seed=23)
+    nv = np.full(6, nv.mean())
+    path = tmp_path / "irs.h5"
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("y", data=y)
+        d.attrs["dims"] = np.array(["snapshot", "measurement"], dtype=object)
+        f["theta"] = tr.theta[0]
+        f["pilots"] = tr.S[0]
+    cfg = {"input": {"file": str(path), "dataset": "y", "batch_dims": ["snapshot"],
+                     "dims": ["snapshot", "measurement"]},
+           "model": {"type": "preset", "preset": "estimate_channel",
+                     "params": {"theta": "theta", "pilots": "pilots"}},
+           "solver": {"params": {"method": "svd-krosbl", "noise_var": float(nv[0])}},
+           "output": {"file": str(tmp_path / "out.nc"), "chunk_size": 4},
+           "execution": {"progress": False}}
+    with _quiet():
+        run_pipeline(cfg)
+        mem = estimate_channel(y, s, tr, "svd-krosbl", noise_var=nv)
+    import xarray as xr
+
+    with xr.open_dataset(tmp_path / "out.nc", engine="h5netcdf") as ds:
+        est = ds["estimate_real"].values + 1j * ds["estimate_imag"].values  # NetCDF has no complex type
+    assert est.shape == (6, s.grid**3)
+    assert np.allclose(est, mem.x, atol=1e-8 * np.abs(mem.x).max())
