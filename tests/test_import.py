@@ -13,7 +13,7 @@ def _run(code: str) -> str:
 
 
 def test_import_loads_no_optional_dependency():
-    out = _run("import sys, sparserec; print(','.join(m for m in %r if m in sys.modules))" % OPTIONAL)
+    out = _run(f"import sys, sparserec; print(','.join(m for m in {OPTIONAL!r} if m in sys.modules))")
     assert out == "", f"import sparserec pulled in: {out}"
 
 

@@ -1,1 +1,2 @@
-"""Application modules: IRS-aided MIMO channel estimation, hyperspectral unmixing, astronomical deconvolution and scATAC-seq tokenization."""
+"""Application modules: IRS-aided MIMO channel estimation, hyperspectral unmixing, astronomical
+deconvolution and scATAC-seq tokenization."""
