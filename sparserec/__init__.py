@@ -5,7 +5,8 @@ Turbo-VBI, robust unmixing, locally private sparse regression, robust PCA and it
 versions) share one batched linear-operator abstraction (:mod:`sparserec.operators`) that runs on
 numpy and on torch (CPU and CUDA).
 
-Subpackages are imported lazily: ``import sparserec`` loads only numpy.
+Subpackages and the result types are imported lazily: ``import sparserec`` loads nothing heavy
+(not even numpy) until an attribute is used.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import importlib
 from typing import Any
 
 from ._version import __version__
-from .solvers.result import ConvergenceWarning, SolverResult, Status
+
+_RESULT_NAMES = ("ConvergenceWarning", "SolverResult", "Status")
 
 _SUBPACKAGES = (
     "applications",
@@ -32,6 +34,8 @@ __all__ = ["ConvergenceWarning", "SolverResult", "Status", "__version__", *_SUBP
 
 
 def __getattr__(name: str) -> Any:
+    if name in _RESULT_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.solvers.result"), name)
     if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'sparserec' has no attribute {name!r}")
