@@ -241,8 +241,12 @@ def lsqr(A: LinearOperator, b: Any, *, damp: float = 0.0, atol: float = 1e-8, bt
         arnorm = alpha * xp.abs(cs * phibar)
         anorm = xp.sqrt(anorm2)
         # Paige–Saunders tests 1 and 2 folded into one criterion <= 1
-        t_1 = safe_div(rnorm, btol * bnorm + atol * anorm * xnorm)
-        t_2 = safe_div(arnorm, atol * anorm * rnorm) if atol > 0 else xp.ones_like(rnorm) * 2
+        # a zero denominator (atol = btol = 0) means the test can only pass with a zero numerator
+        inf = xp.full_like(rnorm, 2.0)  # "cannot pass": the monitor converges at criterion <= 1
+        d1 = btol * bnorm + atol * anorm * xnorm
+        t_1 = xp.where(d1 > 0, rnorm / xp.where(d1 > 0, d1, xp.ones_like(d1)), xp.where(rnorm > 0, inf, 0 * inf))
+        d2 = atol * anorm * rnorm
+        t_2 = xp.where(d2 > 0, arnorm / xp.where(d2 > 0, d2, xp.ones_like(d2)), inf)
         crit = xp.minimum(t_1, t_2)
         crit = xp.where(rnorm == 0, xp.zeros_like(crit), crit)
         finite = xp.isfinite(rnorm) & xp.isfinite(arnorm) & xp.isfinite(xnorm) & xp.isfinite(anorm)

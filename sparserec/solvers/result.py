@@ -278,7 +278,12 @@ class ConvergenceMonitor:
         self._hist.setdefault("iteration", []).append(np.asarray(self.iteration))
         self._hist.setdefault("time", []).append(np.asarray(time.perf_counter() - self._t0))
         for k, v in metrics.items():
-            self._hist.setdefault(k, []).append(np.array(to_numpy(v) if not np.isscalar(v) else v))
+            # keep device arrays on their device (a copy, no host sync); moved to host in result()
+            if is_torch(v):
+                v = v.detach().clone()
+            elif not np.isscalar(v):
+                v = np.array(v)
+            self._hist.setdefault(k, []).append(v)
 
     def step(self, criterion: Any, x: Any = None, **metrics: Any) -> bool:
         """Finish one iteration; return True when the solver should stop.
@@ -342,7 +347,14 @@ class ConvergenceMonitor:
         st = self._status
         overall = Status(int(st.max())) if st.size else Status.CONVERGED
         converged = st == Status.CONVERGED
-        hist = {k: np.stack(v) for k, v in self._hist.items()}
+        hist = {}
+        for k, v in self._hist.items():
+            if v and all(is_torch(a) for a in v):
+                import torch
+
+                hist[k] = to_numpy(torch.stack(v))  # one transfer per metric
+            else:
+                hist[k] = np.stack([to_numpy(a) if is_torch(a) else np.asarray(a) for a in v])
         if overall in (Status.MAX_ITER, Status.DIVERGED, Status.NONFINITE):
             n_bad = int((~converged).sum())
             warnings.warn(
