@@ -278,11 +278,15 @@ class Matrix(LinearOperator):
     def opnorm_bound(self) -> float | None:
         # exact 2-norm for small dense matrices (cheap), else None -> power iteration
         if self._kind == "dense" and self.shape[0] * self.shape[1] <= 256 * 256:
-            if is_torch(self.A):
-                import torch
+            if "opnorm" not in self._cache:  # one SVD, cached (cleared by to())
+                if is_torch(self.A):
+                    import torch
 
-                return float(torch.linalg.matrix_norm(self.A, ord=2)) * (1 + 1e-6)
-            return float(np.linalg.norm(self.A, 2)) * (1 + 1e-6)
+                    nrm = float(torch.linalg.matrix_norm(self.A, ord=2))
+                else:
+                    nrm = float(np.linalg.norm(self.A, 2))
+                self._cache["opnorm"] = nrm * (1 + 1e-6)
+            return self._cache["opnorm"]
         return None
 
     def todense(self, like: Any = None) -> Any:
