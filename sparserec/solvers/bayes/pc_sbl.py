@@ -33,7 +33,7 @@ def _neighbours(xp: Any, v: Any) -> Any:
 
 def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, b: float = 1e-4,
            prune_ratio: float = 1e3, max_iter: int = 150, tol: float = 1e-4, learn_noise: bool = False,
-           record_every: int = 1) -> SolverResult:
+           record_every: int = 1, check_every: int = 1) -> SolverResult:
     r"""PC-SBL for :math:`y = A x + n` with neighbour coupling along the index of ``x``.
 
     Parameters
@@ -51,6 +51,8 @@ def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, 
         Precisions above ``prune_ratio * min(alpha)`` are pruned.
     max_iter, tol
         Stop when :math:`\|\mu_k - \mu_{k-1}\| / \|\mu_k\| <` ``tol`` or after ``max_iter``.
+    record_every, check_every : int
+        History recording and convergence-check periods (the check is the only host sync).
 
     Returns
     -------
@@ -83,7 +85,7 @@ def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, 
         raise ValueError("noise_var must be positive")
     alpha = xp.ones((B, N), dtype=rdt, **kw)
     mu_prev = xp.zeros((B, N), dtype=dt, **kw)
-    mon = ConvergenceMonitor(batch, y, max_iter, tol, record_every, 1, None, False, "pc_sbl")
+    mon = ConvergenceMonitor(batch, y, max_iter, tol, record_every, check_every, None, False, "pc_sbl")
     big = 1e10
     while True:
         prec = alpha + eta * _neighbours(xp, alpha)
@@ -103,7 +105,7 @@ def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, 
             r = Y[..., 0] - mu @ xp.astype(Ad, dt).mT
             dof = xp.sum(post["dof"], axis=1)
             nv_new = (xp.sum(xp.real(r * xp.conj(r)), axis=1) + nv * dof) / M
-            nv = xp.where(mon.active.reshape(B) if hasattr(mon.active, "reshape") else mon.active, nv_new, nv)
+            nv = xp.where(xp.reshape(mon.active, (B,)), nv_new, nv)
         mu = xp.where(act, mu, mu_prev)
         d = mu - mu_prev
         rel = xp.sqrt(xp.sum(xp.real(d * xp.conj(d)), axis=1)) / xp.maximum(

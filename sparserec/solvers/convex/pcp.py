@@ -175,8 +175,11 @@ def pcp(D: Any, lam: float | Any = None, mu: float | Any = None, rho: float = 1.
     if fro_np.size and np.all(fro_np == 0):
         mon.step(xp.zeros(batch, dtype=rdt, **kw), L, residual=resid)
     else:
+        # mu lives on the device during the iterations: no host synchronisation per iteration
+        mu_dev = xp.astype(xp.reshape(bvec(mu_cur), batch), rdt)
+        mu_bar_dev = xp.astype(xp.reshape(bvec(mu_bar), batch), rdt)
         while True:
-            mub = xp.astype(bvec(mu_cur), rdt)
+            mub = xp.reshape(mu_dev, batch + (1, 1))
             act = mon.mask(D)
             S_new = _soft(xp, D - L + Y / xp.astype(mub, D.dtype), lam_b / mub)
             L_new, rank_new = _svt(xp, D - S_new + Y / xp.astype(mub, D.dtype), 1.0 / mub[..., 0])
@@ -185,14 +188,14 @@ def pcp(D: Any, lam: float | Any = None, mu: float | Any = None, rho: float = 1.
             S = xp.where(act, S_new, S)
             L = xp.where(act, L_new, L)
             Y = xp.where(act, Y_new, Y)
-            act_np = to_numpy(mon.active).reshape(batch)
             rank = xp.where(mon.active, rank_new, rank)
             res_new = xp.sqrt(xp.sum(xp.abs(Z) ** 2, axis=(-2, -1))) / fro_safe
             resid = xp.where(mon.active, res_new, resid)
-            mu_cur = np.where(act_np, np.minimum(rho * mu_cur, mu_bar), mu_cur)
+            mu_dev = xp.where(mon.active, xp.minimum(rho * mu_dev, mu_bar_dev), mu_dev)
             nnz = xp.sum(xp.astype(S != 0, xp.int64), axis=(-2, -1))
-            if mon.step(resid, L, residual=resid, rank=rank, n_nonzero=nnz, mu=mu_cur.copy()):
+            if mon.step(resid, L, residual=resid, rank=rank, n_nonzero=nnz, mu=mu_dev):
                 break
+        mu_cur = to_numpy(mu_dev).astype(np.float64).reshape(batch)
     params = {"lam": lam_np, "mu0": mu_np, "rho": rho, "tol": tol, "max_iter": max_iter,
               "mu_max_factor": mu_max_factor}
     extras = {"sparse": S, "rank": to_numpy(rank).reshape(batch), "dual": Y,
