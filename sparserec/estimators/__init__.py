@@ -7,6 +7,7 @@ scikit-learn nor the solvers; accessing a class needs the ``sklearn`` extra
 - :class:`LassoRegressor`, :class:`OMPRegressor` (:mod:`sparserec.estimators.linear`);
 - :class:`LocalDPSparseRegression` (:mod:`sparserec.estimators.privacy`);
 - :class:`SBLRegressor` (:mod:`sparserec.estimators.bayes`);
+- :class:`SBLRegressor` (:mod:`sparserec.estimators.bayes`);
 - :class:`BatchedLinearRegressor`, the shared base (validation, intercept, multi-target batch)
   for estimators built on sparserec solvers (:mod:`sparserec.estimators._base`).
 """
@@ -20,6 +21,7 @@ _LAZY = {
     "LassoRegressor": ".linear",
     "OMPRegressor": ".linear",
     "LocalDPSparseRegression": ".privacy",
+    "SBLRegressor": ".bayes",
     "SBLRegressor": ".bayes",
     "BatchedLinearRegressor": "._base",
 }

@@ -1,0 +1,432 @@
+r"""Sparse Bayesian learning (EM / MacKay) for :math:`y = A x + n`, batched over right-hand sides."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..._backend import (
+    check_finite,
+    dtype_name,
+    is_array,
+    is_complex_dtype,
+    is_torch,
+    namespace,
+    real_dtype,
+    result_dtype,
+    to_numpy,
+)
+from ...operators.base import LinearOperator
+from ..result import ConvergenceMonitor, SolverResult, SolverState, check_max_iter, check_tol
+from ._common import _abs2, _dev, estep_coefficient, estep_measurement, estep_operator
+
+__all__ = ["sbl"]
+
+_DENSE_LIMIT = 2 ** 22  # operators up to this many matrix entries are densified by form="auto"
+
+
+# ---------------------------------------------------------------------------- input handling
+def _resolve_dictionary(A: Any, y: Any, form: str, multi: bool = False) -> tuple[Any, Any, dict]:
+    """Return ``(A_dense or None, op or None, info)``; ``info`` has shapes and dtype."""
+    if is_array(A):
+        if A.ndim != 2:
+            raise ValueError(f"A must be a 2-D array (M, N), got shape {tuple(A.shape)}")
+        M, N = int(A.shape[0]), int(A.shape[1])
+        info = {"in_shape": (N,), "out_shape": (M,), "M": M, "N": N}
+        if form == "operator" and not multi:
+            from ...operators import Matrix
+
+            return None, Matrix(A), info
+        return A, None, info
+    if not isinstance(A, LinearOperator):
+        raise TypeError(f"A must be a numpy/torch array or a sparserec LinearOperator, got "
+                        f"{type(A).__name__}")
+    M, N = A.shape
+    info = {"in_shape": A.in_shape, "out_shape": A.out_shape, "M": M, "N": N}
+    from ...operators import Matrix
+
+    if isinstance(A, Matrix) and A._kind == "dense":
+        return A.A, None, info
+    if form == "operator" and not multi:
+        return None, A.reshape((N,), (M,)), info
+    if form in ("measurement", "coefficient") or M * N <= _DENSE_LIMIT or multi:
+        return A.todense(like=y), None, info
+    return None, A.reshape((N,), (M,)), info
+
+
+def _check_noise(noise_var: Any, batch: tuple[int, ...], xp: Any, like: Any) -> Any:
+    if noise_var is None:
+        return None
+    if is_array(noise_var):
+        nv = to_numpy(noise_var).astype(float)
+    else:
+        try:
+            nv = np.asarray(noise_var, dtype=float)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"noise_var must be None, a number or an array, got {noise_var!r}") from e
+    if not np.all(np.isfinite(nv)) or np.any(nv <= 0):
+        raise ValueError(f"noise_var must be finite and strictly positive, got {noise_var!r}")
+    try:
+        nv = np.broadcast_to(nv, batch)
+    except ValueError as e:
+        raise ValueError(f"noise_var of shape {nv.shape} does not broadcast to the batch shape "
+                         f"{batch}") from e
+    return xp.asarray(np.array(nv).reshape(-1), dtype=real_dtype(like.dtype), **_dev(like))
+
+
+def _init_noise(xp: Any, Y: Any, rdt: Any) -> Any:
+    """0.1 * var(y) per problem (authors' default), floored."""
+    Bn = Y.shape[0]
+    Yf = xp.reshape(Y, (Bn, -1))
+    mean = xp.mean(Yf, axis=-1, keepdims=True)
+    var = xp.astype(xp.mean(_abs2(xp, Yf - mean), axis=-1), rdt)
+    yy = xp.astype(xp.mean(_abs2(xp, Yf), axis=-1), rdt)
+    nv = 0.1 * var
+    nv = xp.where(nv > 1e-12 * yy, nv, 0.1 * yy)
+    return xp.where(nv > 0, nv, xp.ones_like(nv))
+
+
+def _gamma0(gamma0: Any, batch: tuple[int, ...], N: int, xp: Any, rdt: Any, like: Any) -> Any:
+    Bn = math.prod(batch)
+    if gamma0 is None:
+        return xp.ones((Bn, N), dtype=rdt, **_dev(like))
+    g = to_numpy(gamma0).astype(float) if is_array(gamma0) else np.asarray(gamma0, dtype=float)
+    if not np.all(np.isfinite(g)) or np.any(g < 0) or not np.any(g > 0):
+        raise ValueError("gamma0 must be finite, non-negative and not all zero")
+    try:
+        g = np.broadcast_to(g, batch + (N,))
+    except ValueError as e:
+        raise ValueError(f"gamma0 of shape {g.shape} does not broadcast to {batch + (N,)}") from e
+    return xp.asarray(np.array(g).reshape(Bn, N), dtype=rdt, **_dev(like))
+
+
+# ---------------------------------------------------------------------------- the solver
+def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = None,
+        update: str = "em", max_iter: int = 300, tol: float = 1e-4, prune: float = 1e-3,
+        gamma0: Any = None, form: str = "auto", diag: str = "hutchinson", n_probes: int = 32,
+        cg_tol: float = 1e-6, seed: int = 0, record_every: int = 1, check_every: int = 1,
+        callback: Callable[[SolverState], bool | None] | None = None,
+        verbose: bool = False) -> SolverResult:
+    r"""Sparse Bayesian learning (relevance vector machine) for :math:`y = A x + n`.
+
+    Parameters
+    ----------
+    A : array of shape ``(M, N)`` or LinearOperator
+        Dictionary shared by every problem of the batch (numpy or torch, real or complex).
+        Dense :class:`~sparserec.operators.Matrix` operators are used directly; other operators
+        are densified when small (``M*N <= 2**22``) and otherwise used matrix-free.
+    y : array of shape ``(*batch, M)`` (or ``(*batch, *A.out_shape)``)
+        Measurements; every problem of the batch gets its own :math:`\gamma` and noise variance.
+    noise_var : None, float or array of shape ``batch``
+        Noise variance :math:`\sigma^2`.  ``None``: learned by EM, initialised at
+        :math:`0.1\,\mathrm{var}(y)` per problem.
+    learn_noise : bool, optional
+        Learn :math:`\sigma^2` (default: only when ``noise_var`` is None; with a given
+        ``noise_var`` and ``learn_noise=True`` the value is the initialisation).
+    update : {"em", "mackay"}
+        :math:`\gamma` update: EM :math:`\gamma_j = |\mu_j|^2 + \Sigma_{jj}` (monotone in the
+        Type-II cost) or MacKay's fixed point :math:`\gamma_j = |\mu_j|^2 / g_j` (faster).
+    max_iter : int, default 300
+    tol : float, default 1e-4
+        Stop a problem when :math:`\|\gamma_{k+1} - \gamma_k\| \le \mathrm{tol}\,\|\gamma_k\|`.
+    prune : float, default 1e-3
+        Set :math:`\gamma_j = 0` when :math:`\gamma_j < \mathrm{prune}\cdot\max_l \gamma_l`
+        (relative, hence invariant to the scale of ``A`` and ``y``).  0 disables pruning.
+    gamma0 : float or array broadcastable to ``(*batch, N)``, optional
+        Initial prior variances (default all ones, as in the reference implementations).
+    form : {"auto", "measurement", "coefficient", "operator"}
+        E-step form.  ``"auto"`` uses the :math:`K\times K` coefficient form while the number
+        ``K`` of surviving columns is at most :math:`1.5 M`, the :math:`M \times M` measurement
+        form otherwise, and the matrix-free form for large non-dense operators.
+    diag : {"hutchinson", "exact"}
+        Posterior-variance estimator of the operator form (see
+        :func:`~sparserec.solvers.bayes._common.estep_operator`).
+    n_probes, cg_tol, seed
+        Operator form only: probes of the stochastic diagonal, CG tolerance, probe seed.
+    record_every, check_every, callback, verbose
+        See :class:`~sparserec.solvers.result.ConvergenceMonitor`.
+
+    Returns
+    -------
+    SolverResult
+        ``x`` (posterior mean with the final :math:`\gamma`, shape ``(*batch, N)``) and
+        ``extras``: ``gamma`` (full length, zeros where pruned), ``noise_var`` (shape
+        ``batch``), ``posterior_var`` (full-length :math:`\mathrm{diag}\,\Sigma`), ``support``
+        (boolean, :math:`\gamma_j > 0`), ``cost`` (final Type-II cost, dense forms).
+        ``history`` holds ``objective`` (Type-II cost), ``rel_change``, ``n_nonzero`` and
+        ``noise_var`` per problem.
+
+    Raises
+    ------
+    ValueError
+        NaN/Inf in ``y`` or ``A``, non-positive ``noise_var``, mismatched shapes, bad options.
+
+    Notes
+    -----
+    Prior :math:`x \sim \mathcal{CN}(0, \Gamma)`, :math:`\Gamma = \mathrm{diag}(\gamma)`, noise
+    :math:`\mathcal{CN}(0, \sigma^2 I)`.  The E-step gives :math:`\Sigma = (A^H A/\sigma^2 +
+    \Gamma^{-1})^{-1}` and :math:`\mu = \Gamma A^H \Sigma_y^{-1} y` with
+    :math:`\Sigma_y = \sigma^2 I + A \Gamma A^H`; the Type-II cost is
+    :math:`\log\det\Sigma_y + y^H\Sigma_y^{-1} y`.
+
+    * Measurement form: one :math:`M\times M` Cholesky :math:`\Sigma_y = L L^H` per problem,
+      :math:`\mathrm{diag}\,\Sigma = \gamma - \gamma^2 \odot \sum_i |(L^{-1}A)_{ij}|^2`:
+      the :math:`N\times N` covariance is never formed.
+    * Coefficient form: the Cholesky factor of :math:`I + \Gamma^{1/2}A^H A\Gamma^{1/2}/\sigma^2`
+      on the ``K`` surviving columns, cheaper once pruning has acted.
+    * EM noise update :math:`\sigma^2 = (\|y - A\mu\|^2 + \sigma^2 \sum_j g_j)/M`, MacKay
+      :math:`\sigma^2 = \|y - A\mu\|^2/(M - \sum_j g_j)`, with :math:`g_j = 1 -
+      \Sigma_{jj}/\gamma_j`; floored at :math:`10^{-12}\|y\|^2/M`.
+
+    **Full-length posterior variance.**  Unlike scikit-learn's ``ARDRegression.sigma_``, which
+    shrinks to the kept features, ``posterior_var`` always has length ``N``.  A pruned
+    coefficient has prior variance :math:`\gamma_j = 0`, so its posterior is the point mass at
+    0 and its posterior variance is exactly 0 (the value consistent with its prior).
+
+    Batching: problems share ``A`` and are solved together (one batched Cholesky per
+    iteration); columns are dropped from the computation once pruned in *every* problem, and
+    per-problem pruned columns carry :math:`\gamma_j = 0` exactly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec.solvers.bayes import sbl
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.standard_normal((40, 100))
+    >>> x = np.zeros(100); x[[3, 30, 70]] = [1.0, -2.0, 1.5]
+    >>> y = A @ x + 0.01 * rng.standard_normal(40)
+    >>> res = sbl(A, y, noise_var=1e-4)
+    >>> np.flatnonzero(np.abs(res.x) > 0.1).tolist()
+    [3, 30, 70]
+    >>> res.extras["posterior_var"].shape
+    (100,)
+    """
+    if update not in ("em", "mackay"):
+        raise ValueError(f"update must be 'em' or 'mackay', got {update!r}")
+    if form not in ("auto", "measurement", "coefficient", "operator"):
+        raise ValueError(f"form must be 'auto', 'measurement', 'coefficient' or 'operator', got {form!r}")
+    if not is_array(y):
+        raise TypeError(f"y must be a numpy array or torch tensor, got {type(y).__name__}")
+    max_iter = check_max_iter(max_iter)
+    tol = check_tol(tol)
+    prune = check_tol(prune, "prune")
+    if prune >= 1:
+        raise ValueError(f"prune must lie in [0, 1), got {prune}")
+    Ad, op, info = _resolve_dictionary(A, y, form)
+    M, N = info["M"], info["N"]
+    out_shape, in_shape = info["out_shape"], info["in_shape"]
+    if is_array(A):
+        if y.ndim < 1 or y.shape[-1] != M:
+            raise ValueError(f"y must have shape (*batch, {M}) to match A of shape {tuple(A.shape)}, "
+                             f"got {tuple(y.shape)}")
+        nout = 1
+    else:
+        nout = len(out_shape)
+        if tuple(y.shape[y.ndim - nout:]) != tuple(out_shape) or y.ndim < nout:
+            raise ValueError(f"y must have shape (*batch, {', '.join(map(str, out_shape))}), got "
+                             f"{tuple(y.shape)}")
+    xp = namespace(y) if Ad is None else namespace(Ad, y)
+    check_finite(y, "y")
+    if Ad is not None:
+        check_finite(Ad, "A")
+    dt = result_dtype(y.dtype, Ad.dtype if Ad is not None else op.dtype)
+    if not (dtype_name(dt).startswith("float") or dtype_name(dt).startswith("complex")):
+        raise TypeError(f"y must be floating or complex, got {dtype_name(y.dtype)}")
+    rdt = real_dtype(dt)
+    batch = tuple(int(s) for s in y.shape[: y.ndim - nout])
+    Bn = math.prod(batch)
+    Y = xp.reshape(xp.astype(y, dt) if dtype_name(y.dtype) != dtype_name(dt) else y, (Bn, M, 1))
+    if Ad is not None and dtype_name(Ad.dtype) != dtype_name(dt):
+        Ad = xp.astype(Ad, dt)
+    nv_fixed = _check_noise(noise_var, batch, xp, Y)
+    learn = (noise_var is None) if learn_noise is None else bool(learn_noise)
+    gamma = _gamma0(gamma0, batch, N, xp, rdt, Y)
+    return _sbl_core(xp, Ad, op, Y, batch, tuple(in_shape), nv_fixed, learn, gamma, update=update,
+                     max_iter=max_iter, tol=tol, prune=prune, form=form, diag=diag, n_probes=n_probes,
+                     cg_tol=cg_tol, seed=seed, record_every=record_every, check_every=check_every,
+                     callback=callback, verbose=verbose, solver="sbl")
+
+
+def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shape: tuple[int, ...],
+              nv_fixed: Any, learn: bool, gamma: Any, *, update: str, max_iter: int, tol: float,
+              prune: float, form: str, diag: str, n_probes: int, cg_tol: float, seed: int,
+              record_every: int, check_every: int, callback: Any, verbose: bool,
+              solver: str) -> SolverResult:
+    """EM / MacKay SBL loop shared by :func:`sbl` (``L = 1``) and :func:`msbl` (``L >= 1``).
+
+    ``Y`` has shape ``(B, M, L)``; ``gamma`` ``(B, N)``; the result's ``x`` has shape
+    ``batch + in_shape`` for ``L = 1`` (sbl) and ``batch + (N, L)`` otherwise (msbl).
+    """
+    Bn, M, Lc = Y.shape
+    N = gamma.shape[-1]
+    dt = Y.dtype
+    rdt = real_dtype(dt)
+    multi = solver == "msbl"
+    nv = nv_fixed if nv_fixed is not None else _init_noise(xp, Y, rdt)
+    yy = xp.astype(xp.sum(_abs2(xp, Y), axis=(-2, -1)), rdt)
+    nv_floor = xp.clip(1e-12 * yy / (M * Lc), min=float(np.finfo(np.dtype(dtype_name(rdt))).tiny))
+    matrix_free = Ad is None
+    AhY = None if matrix_free else xp.conj(Ad).mT @ Y  # (B, N, L) = A^H Y
+    idx_np: np.ndarray = np.arange(N)  # (K,) shared active set or (B, K) per-problem sets
+    idx: Any = None
+    A_act = G = Gfull = None
+    rows = xp.reshape(xp.arange(Bn, **_dev(Y)), (Bn, 1))
+
+    def set_active(new_idx: np.ndarray) -> None:
+        nonlocal idx_np, idx, A_act, G
+        idx_np = new_idx
+        idx = xp.asarray(new_idx, **_dev(Y)) if is_torch(Y) else new_idx
+        G = None
+        if not matrix_free and new_idx.ndim == 1:
+            A_act = Ad[:, idx] if len(new_idx) < N else Ad
+
+    def per_problem() -> bool:
+        return idx_np.ndim == 2
+
+    def estep(gam_act: Any, nvar: Any, want_cost: bool = True) -> dict[str, Any]:
+        nonlocal G, Gfull
+        K = idx_np.shape[-1]
+        if matrix_free:
+            est = estep_operator(op, Y[:, :, 0], gam_act, nvar, diag=diag, n_probes=n_probes,
+                                 cg_tol=cg_tol, seed=seed)
+            est["mean"] = est["mean"][:, :, None]
+            return est
+        use_coef = form == "coefficient" or (form == "auto" and K <= 1.5 * M)
+        if K == 0:
+            z = xp.zeros((Bn, 0), dtype=rdt, **_dev(Y))
+            return {"mean": xp.zeros((Bn, 0, Lc), dtype=dt, **_dev(Y)), "var": z, "dof": z,
+                    "cost": Lc * M * xp.log(nvar) + yy / nvar}
+        if use_coef:
+            if G is None:
+                if not per_problem():
+                    G = xp.conj(A_act).mT @ A_act
+                elif N <= 4096:
+                    if Gfull is None:
+                        Gfull = xp.conj(Ad).mT @ Ad
+                    G = Gfull[idx[:, :, None], idx[:, None, :]]
+                else:
+                    Ab = xp.permute_dims(Ad[:, idx], (1, 0, 2))
+                    G = xp.conj(Ab).mT @ Ab
+            if per_problem():
+                h = AhY[rows, idx, :]
+            else:
+                h = AhY[:, idx, :] if K < N else AhY
+            return estep_coefficient(G, h, yy, gam_act, nvar, M, want_cost=want_cost)
+        if per_problem():
+            return estep_measurement(Ad, Y, gam_act, nvar, idx=idx, want_cost=want_cost)
+        return estep_measurement(A_act, Y, gam_act, nvar, want_cost=want_cost)
+
+    def gather(g: Any) -> Any:
+        if per_problem():
+            return g[rows, idx]
+        return g[:, idx] if len(idx_np) < N else g
+
+    def scatter(v: Any, fill_dtype: Any) -> Any:
+        if not per_problem() and len(idx_np) == N:
+            return v
+        out = xp.zeros((Bn, N) + tuple(v.shape[2:]), dtype=fill_dtype, **_dev(Y))
+        if per_problem():
+            out[rows, idx] = v
+        else:
+            out[:, idx] = v
+        return out
+
+    def residual(mean_act: Any) -> Any:
+        if matrix_free:
+            return Y[:, :, 0] - op._apply(mean_act[:, :, 0])
+        if per_problem():
+            return Y - Ad @ scatter(mean_act, dt)
+        return Y - A_act @ mean_act if mean_act.shape[1] else Y
+
+    def compact(force: bool = False) -> None:
+        """Drop pruned columns: one shared set (union) or per-problem padded sets."""
+        mask = to_numpy(gamma > 0).reshape(Bn, N)
+        counts = mask.sum(axis=1)
+        kmax = int(counts.max()) if Bn else 0
+        union = np.flatnonzero(mask.any(axis=0))
+        cur = idx_np.shape[-1]
+        if len(union) <= 1.25 * kmax or Bn == 1:
+            if len(union) < cur or force or per_problem():
+                set_active(union)
+            return
+        if kmax < cur or force:
+            new = np.empty((Bn, kmax), dtype=np.int64)
+            for b in range(Bn):
+                act = np.flatnonzero(mask[b])
+                pad = np.flatnonzero(~mask[b])[: kmax - len(act)]
+                new[b] = np.concatenate([act, pad])
+            set_active(new)
+
+    set_active(idx_np)
+    mon = ConvergenceMonitor(batch, Y, max_iter, tol, record_every, check_every, callback, verbose,
+                             solver)
+    tiny = float(np.finfo(np.dtype(dtype_name(rdt))).tiny)
+    while True:
+        g_act = gather(gamma)
+        est = estep(g_act, nv)
+        mu, var, dof = est["mean"], est["var"], est["dof"]
+        m2 = xp.sum(_abs2(xp, mu), axis=-1) / Lc
+        if update == "em":
+            g_new = m2 + var
+        else:
+            g_new = xp.where(dof > 0, m2 / xp.where(dof > 0, dof, xp.ones_like(dof)), xp.zeros_like(m2))
+        g_new = xp.astype(g_new, rdt)
+        if learn:
+            r = residual(mu)
+            rr = xp.astype(xp.sum(_abs2(xp, xp.reshape(r, (Bn, -1))), axis=-1), rdt) / Lc
+            sdof = xp.sum(dof, axis=-1)
+            if update == "em":
+                nv_new = (rr + nv * sdof) / M
+            else:
+                nv_new = rr / xp.clip(M - sdof, min=1e-3 * M)
+            nv_new = xp.maximum(nv_new, nv_floor)
+        else:
+            nv_new = nv
+        if prune > 0 and g_new.shape[1]:
+            gmax = xp.max(g_new, axis=-1, keepdims=True)
+            g_new = xp.where(g_new >= prune * gmax, g_new, xp.zeros_like(g_new))
+        g_full = scatter(g_new, rdt)
+        diff = xp.sqrt(xp.sum((g_full - gamma) ** 2, axis=-1))
+        ref = xp.sqrt(xp.sum(gamma ** 2, axis=-1))
+        crit = diff / xp.clip(ref, min=tiny)
+        act = xp.reshape(mon.active, (Bn,))
+        gamma = xp.where(act[:, None], g_full, gamma)
+        nv = xp.where(act, nv_new, nv)
+        metrics: dict[str, Any] = {"rel_change": xp.reshape(crit, batch),
+                                   "n_nonzero": xp.reshape(xp.sum(xp.astype(gamma > 0, rdt), axis=-1),
+                                                           batch),
+                                   "noise_var": xp.reshape(nv, batch)}
+        if "cost" in est:
+            metrics["objective"] = xp.reshape(xp.real(est["cost"]), batch)
+        xcb = None
+        if callback is not None:
+            xm = scatter(mu, dt)
+            xcb = xp.reshape(xm, batch + ((N, Lc) if multi else in_shape))
+        if mon.step(xp.reshape(crit, batch), xcb, **metrics):
+            break
+        if not matrix_free:
+            compact()
+
+    # final E-step with the final gamma
+    if not matrix_free:
+        compact(force=True)
+    est = estep(gather(gamma), nv)
+    x = scatter(est["mean"], dt)
+    pvar = scatter(xp.astype(est["var"], rdt), rdt)
+    gshape = batch + ((N,) if multi else in_shape)
+    extras = {
+        "gamma": xp.reshape(gamma, gshape),
+        "noise_var": xp.reshape(nv, batch),
+        "posterior_var": xp.reshape(pvar, gshape),
+        "support": xp.reshape(gamma > 0, gshape),
+    }
+    if "cost" in est:
+        extras["cost"] = xp.reshape(xp.real(est["cost"]), batch)
+    params = {"update": update, "max_iter": max_iter, "tol": tol, "prune": prune,
+              "learn_noise": learn, "form": form if not matrix_free else "operator",
+              "complex": is_complex_dtype(dt)}
+    xs = batch + ((N, Lc) if multi else in_shape)
+    return mon.result(xp.reshape(x, xs), params=params, extras=extras)
