@@ -16,7 +16,12 @@ if os.environ.get("SPARSEREC_BUILD_EXT", "0") == "1":
     from torch.utils.cpp_extension import BuildExtension, CUDAExtension
 
     src = os.path.join("sparserec", "cuda_ext", "csrc")
-    sources = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith((".cpp", ".cu")))
+    sources = sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith((".cpp", ".cu"))) \
+        if os.path.isdir(src) else []
+    if not sources:
+        raise SystemExit(
+            "SPARSEREC_BUILD_EXT=1 but sparserec/cuda_ext/csrc has no CUDA C++ sources: the GPU kernels "
+            "of this release are Triton kernels, compiled lazily at first use (no build step needed)")
     ext_modules = [CUDAExtension("sparserec.cuda_ext._C", sources)]
     cmdclass = {"build_ext": BuildExtension}
 
