@@ -17,10 +17,10 @@ MODEL_TYPES = ("matrix", "kronecker", "psf", "endmembers", "preset")
 
 #: application presets, reserved: name -> (module, attribute providing ``pipeline_preset``)
 PRESETS: dict[str, tuple[str, str]] = {
-    "unmix": ("sparserec.applications.hyperspectral", "pipeline_preset"),
-    "deconvolve": ("sparserec.applications.astronomy", "pipeline_preset"),
-    "estimate_channel": ("sparserec.applications.irs_mimo", "pipeline_preset"),
-    "tokenize": ("sparserec.applications.scatac", "pipeline_preset"),
+    "unmix": ("sparserec.applications.hyperspectral.pipeline", "pipeline_preset"),
+    "deconvolve": ("sparserec.applications.astronomy.pipeline", "pipeline_preset"),
+    "estimate_channel": ("sparserec.applications.irs_mimo.pipeline", "pipeline_preset"),
+    "tokenize": ("sparserec.applications.scatac.pipeline", "pipeline_preset"),
 }
 
 
