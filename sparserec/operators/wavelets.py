@@ -294,7 +294,33 @@ class Starlet(LinearOperator):
             x = f.transpose(x, nb + a) if transpose else f(x, nb + a)
         return x
 
+    #: per-chunk working-set target on CPU (bytes): the a-trous passes stream several padded
+    #: temporaries per image, so large batches are processed in cache-sized blocks
+    _cpu_block_bytes = 1 << 20
+
+    def _blocked(self, fn: Any, z: Any, nd: int) -> Any:
+        """Apply ``fn`` to cache-sized blocks of the flattened batch (CPU only; one call on GPU)."""
+        xp = namespace(z)
+        on_gpu = is_torch(z) and z.device.type != "cpu"
+        batch = tuple(z.shape[: z.ndim - nd])
+        nbatch = math.prod(batch)
+        per = math.prod(z.shape[z.ndim - nd:]) * z.dtype.itemsize if hasattr(z.dtype, "itemsize") else \
+            math.prod(z.shape[z.ndim - nd:]) * (z.element_size() if is_torch(z) else 8)
+        blk = max(1, self._cpu_block_bytes // max(per, 1))
+        if on_gpu or nbatch <= blk or not batch:
+            return fn(z)
+        flat = xp.reshape(z, (nbatch,) + tuple(z.shape[z.ndim - nd:]))
+        outs = [fn(flat[i:i + blk]) for i in range(0, nbatch, blk)]
+        out = xp.concat(outs, axis=0)
+        return xp.reshape(out, batch + tuple(out.shape[1:]))
+
     def _apply(self, x: Any) -> Any:
+        return self._blocked(self._apply_block, x, len(self.in_shape))
+
+    def _adjoint(self, y: Any) -> Any:
+        return self._blocked(self._adjoint_block, y, len(self.out_shape))
+
+    def _apply_block(self, x: Any) -> Any:
         xp = namespace(x)
         nb = x.ndim - len(self.in_shape)
         c = x
@@ -306,7 +332,7 @@ class Starlet(LinearOperator):
         planes.append(c)
         return xp.stack(planes, axis=nb)
 
-    def _adjoint(self, y: Any) -> Any:
+    def _adjoint_block(self, y: Any) -> Any:
         nb = y.ndim - len(self.out_shape)
         G = y[_index(y.ndim, nb, self.n_scales)]
         for j in range(self.n_scales - 1, -1, -1):
