@@ -122,7 +122,8 @@ def prox_grad_step(z: torch.Tensor, grad: torch.Tensor, x_prev: torch.Tensor, st
 
 
 @triton.jit
-def _chain_kernel(pin_ptr, lam_ptr, pon_ptr, poff_ptr, lf_ptr, out_ptr, B, Q, BLOCK_B: tl.constexpr):
+def _chain_kernel(pin_ptr, lam_ptr, pon_ptr, poff_ptr, lf_ptr, out_ptr, B, Q, EPS: tl.constexpr,
+                  BLOCK_B: tl.constexpr):
     pid = tl.program_id(0)
     rows = pid * BLOCK_B + tl.arange(0, BLOCK_B)
     m = rows < B
@@ -135,7 +136,7 @@ def _chain_kernel(pin_ptr, lam_ptr, pon_ptr, poff_ptr, lf_ptr, out_ptr, B, Q, BL
     tl.store(lf_ptr + rows * Q, f, mask=m)
     for q in range(1, Q):
         a = tl.load(pin_ptr + rows * Q + q - 1, mask=m, other=0.5)
-        a = tl.minimum(tl.maximum(a, 1e-10), 1.0 - 1e-10)
+        a = tl.minimum(tl.maximum(a, EPS), 1.0 - EPS)
         f = (pon * (1.0 - a) * (1.0 - f) + p11 * a * f) / ((1.0 - a) * (1.0 - f) + a * f)
         tl.store(lf_ptr + rows * Q + q, f, mask=m)
     bw = 0.5 + 0.0 * lam
@@ -144,7 +145,7 @@ def _chain_kernel(pin_ptr, lam_ptr, pon_ptr, poff_ptr, lf_ptr, out_ptr, B, Q, BL
     for k in range(1, Q):
         q = Q - 1 - k
         a = tl.load(pin_ptr + rows * Q + q + 1, mask=m, other=0.5)
-        a = tl.minimum(tl.maximum(a, 1e-10), 1.0 - 1e-10)
+        a = tl.minimum(tl.maximum(a, EPS), 1.0 - EPS)
         bw = (poff * (1.0 - a) * (1.0 - bw) + p11 * a * bw) / (
             (p00 + poff) * (1.0 - a) * (1.0 - bw) + (p11 + pon) * a * bw)
         ff = tl.load(lf_ptr + rows * Q + q, mask=m, other=0.5)
@@ -161,7 +162,7 @@ def markov_chain_messages(pi_in: torch.Tensor, lam: Any, p_on: Any, p_off: Any,
     out = torch.empty_like(pin)
     grid = (triton.cdiv(B, block_b),)
     _chain_kernel[grid](pin, _col(lam, B, pin), _col(p_on, B, pin), _col(p_off, B, pin), lf, out, B, Q,
-                        BLOCK_B=block_b)
+                        EPS=1e-10 if pin.dtype == torch.float64 else 1e-6, BLOCK_B=block_b)
     return out
 
 
@@ -260,7 +261,8 @@ def mrf_messages(pi_in: torch.Tensor, psi_h: Any, psi_v: Any, prior_logit: torch
     if not 0 <= damping < 1:
         raise ValueError(f"damping must be in [0, 1), got {damping}")
     B, R, C = pi_in.shape
-    p = pi_in.clamp(1e-10, 1 - 1e-10)
+    eps = 1e-10 if pi_in.dtype == torch.float64 else 1e-6  # 1 - 1e-10 rounds to 1 in float32
+    p = pi_in.clamp(eps, 1 - eps)
     base = (torch.log(p) - torch.log1p(-p))
     if prior_logit is not None:
         base = base + prior_logit

@@ -141,7 +141,7 @@ def markov_chain_messages(pi_in: Any, lam: Any, p_on: Any, p_off: Any) -> Any:
     """
     xp = namespace(pi_in)
     B, Q = pi_in.shape
-    eps = 1e-10
+    eps = _clip_eps(pi_in)
     pin = xp.clip(pi_in, eps, 1 - eps)
 
     def vec(v: Any) -> Any:
@@ -166,6 +166,13 @@ def markov_chain_messages(pi_in: Any, lam: Any, p_on: Any, p_off: Any) -> Any:
     LF = xp.stack(lf, axis=1)
     LB = xp.stack(lb[::-1], axis=1)
     return LF * LB / ((1 - LF) * (1 - LB) + LF * LB)
+
+
+def _clip_eps(x: Any) -> float:
+    """Probability clip: 1e-10 in float64; 1e-6 in float32 (where 1 - 1e-10 rounds to 1)."""
+    from .._backend import dtype_name
+
+    return 1e-10 if dtype_name(x.dtype) == "float64" else 1e-6
 
 
 def _dev(x: Any) -> dict[str, Any]:
@@ -223,7 +230,7 @@ def mrf_messages(pi_in: Any, psi_h: Any, psi_v: Any, prior_logit: Any = None, sw
     for nm, psi in (("psi_h", psi_h), ("psi_v", psi_v)):
         if any(float(psi[a][b]) <= 0 for a in (0, 1) for b in (0, 1)):
             raise ValueError(f"{nm} entries must be positive")
-    eps = 1e-10
+    eps = _clip_eps(pi_in)
     p = xp.clip(pi_in, eps, 1 - eps)
     base = xp.log(p) - xp.log(1 - p)
     if prior_logit is not None:

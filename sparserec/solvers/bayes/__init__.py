@@ -9,5 +9,17 @@ from .kronecker_sbl import am_mstep, coupling_matrix, kronecker_sbl, svd_mstep
 from .msbl import msbl
 from .pc_sbl import pc_sbl
 from .sbl import sbl
+from .support_priors import IndependentSupport, MarkovChainSupport, MRFSupport
+from .turbo_vbi import turbo_vbi
 
-__all__ = ["am_mstep", "coupling_matrix", "kronecker_sbl", "msbl", "pc_sbl", "sbl", "svd_mstep"]
+__all__ = ["IndependentSupport", "MRFSupport", "MarkovChainSupport", "am_mstep", "coupling_matrix",
+           "kronecker_sbl", "msbl", "pc_sbl", "pyro_models", "sbl", "svd_mstep", "turbo_pruning", "turbo_vbi"]
+
+
+def __getattr__(name: str):
+    # torch/pyro-dependent modules load on first access only
+    if name in ("turbo_pruning", "pyro_models"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'sparserec.solvers.bayes' has no attribute {name!r}")
