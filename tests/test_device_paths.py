@@ -50,6 +50,13 @@ def _problem(seed=0):
     return A, x @ A.T + 0.01 * rng.standard_normal((4, 30))
 
 
+def _unmix(seed=4):
+    """Pixels mixing 3 non-negative endmembers over 20 bands, with sum-to-one abundances."""
+    rng = np.random.default_rng(seed)
+    E = np.abs(rng.standard_normal((20, 3)))
+    return E, rng.dirichlet(np.ones(3), size=16) @ E.T + 1e-3 * rng.standard_normal((16, 20))
+
+
 def _kron_problem(seed=3):
     """A noiseless Kronecker-sparse problem: y = (A1 kron A2)(x1 kron x2), two non-zeros per factor."""
     rng = np.random.default_rng(seed)
@@ -65,9 +72,10 @@ def _kron_problem(seed=3):
 
 def _cases():
     from sparserec.solvers import cg, lsqr
-    from sparserec.solvers.bayes import kronecker_sbl, msbl, sbl
+    from sparserec.solvers.bayes import MarkovChainSupport, kronecker_sbl, msbl, sbl, turbo_vbi
     from sparserec.solvers.bayes.pc_sbl import pc_sbl
     from sparserec.solvers.convex import admm, condat_vu, fista, iht, ista, komp, omp, pcp
+    from sparserec.solvers.unmixing import fcls, sunsal
 
     def M(A, conv):
         return Matrix(conv(A))
@@ -103,13 +111,17 @@ def _cases():
         "kronecker_sbl": (lambda c, ce: kronecker_sbl([c(_problem()[0][:5, :6]), c(_problem()[0][5:11, :10])],
                                                       c(_problem()[1][:, :30]), method="svd", max_iter=30, tol=0,
                                                       check_every=ce), True, 1e-6),
+        "fcls": (lambda c, ce: fcls(c(_unmix()[0]), c(_unmix()[1])), False, 1e-8),
+        "sunsal": (lambda c, ce: sunsal(c(_unmix()[0]), c(_unmix()[1]), lam=1e-3, max_iter=80, tol=0), True, 1e-7),
+        "turbo_vbi": (lambda c, ce: turbo_vbi(c(_problem()[0]), c(_problem()[1]), MarkovChainSupport(0.1, 0.3),
+                                              max_iter=20, tol=0), True, 1e-6),
     }
     return cases
 
 
 CASES = _cases()
 # solvers whose per-iteration work still synchronises with the host (tracked in issue 13)
-SYNC_PER_ITERATION = {"sbl", "msbl", "kronecker_sbl", "pc_sbl"}
+SYNC_PER_ITERATION = {"sbl", "msbl", "kronecker_sbl", "pc_sbl", "sunsal", "turbo_vbi"}
 
 
 @pytest.mark.parametrize("device", DEVICES)
