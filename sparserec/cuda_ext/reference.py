@@ -14,6 +14,7 @@ from .._backend import namespace
 
 __all__ = [
     "PROX_KINDS",
+    "chain_forward_backward",
     "markov_chain_messages",
     "mrf_messages",
     "prox_grad_step",
@@ -107,6 +108,40 @@ def prox_grad_step(z: Any, grad: Any, x_prev: Any, step: Any, lam: Any, beta: An
     return x_new, z_next, xp.sum(d * d, axis=1), xp.sum(x_new * x_new, axis=1)
 
 
+def chain_forward_backward(pi_in: Any, lam: Any, p_on: Any, p_off: Any) -> tuple[Any, Any]:
+    r"""Forward and backward messages :math:`(\lambda^f, \lambda^b)`, each (B, Q), of the binary
+    Markov chain (see :func:`markov_chain_messages` for the recursions).  Exposed so that support
+    priors can form pairwise posteriors (for EM of the transition probabilities) from the same pass.
+    """
+    xp = namespace(pi_in)
+    B, Q = pi_in.shape
+    eps = _clip_eps(pi_in)
+    pin = xp.clip(pi_in, eps, 1 - eps)
+
+    def vec(v: Any) -> Any:
+        if isinstance(v, (int, float)):
+            return xp.full((B,), float(v), dtype=pi_in.dtype, **_dev(pi_in))
+        return v
+
+    lam_, pon, poff = vec(lam), vec(p_on), vec(p_off)
+    p11, p00 = 1 - poff, 1 - pon
+    lf = [lam_]
+    for q in range(1, Q):
+        a, f = pin[:, q - 1], lf[-1]
+        num = pon * (1 - a) * (1 - f) + p11 * a * f
+        den = (1 - a) * (1 - f) + a * f
+        lf.append(num / den)
+    lb = [xp.full((B,), 0.5, dtype=pi_in.dtype, **_dev(pi_in))]
+    for q in range(Q - 2, -1, -1):
+        a, b = pin[:, q + 1], lb[-1]
+        num = poff * (1 - a) * (1 - b) + p11 * a * b
+        den = (p00 + poff) * (1 - a) * (1 - b) + (p11 + pon) * a * b
+        lb.append(num / den)
+    LF = xp.stack(lf, axis=1)
+    LB = xp.stack(lb[::-1], axis=1)
+    return LF, LB
+
+
 def markov_chain_messages(pi_in: Any, lam: Any, p_on: Any, p_off: Any) -> Any:
     r"""Module B of Turbo-VBI on a binary Markov chain: exact forward–backward (sum-product).
 
@@ -139,32 +174,7 @@ def markov_chain_messages(pi_in: Any, lam: Any, p_on: Any, p_off: Any) -> Any:
 
     The reference runs the recursion sequentially over ``Q`` with the whole batch vectorised.
     """
-    xp = namespace(pi_in)
-    B, Q = pi_in.shape
-    eps = _clip_eps(pi_in)
-    pin = xp.clip(pi_in, eps, 1 - eps)
-
-    def vec(v: Any) -> Any:
-        if isinstance(v, (int, float)):
-            return xp.full((B,), float(v), dtype=pi_in.dtype, **_dev(pi_in))
-        return v
-
-    lam_, pon, poff = vec(lam), vec(p_on), vec(p_off)
-    p11, p00 = 1 - poff, 1 - pon
-    lf = [lam_]
-    for q in range(1, Q):
-        a, f = pin[:, q - 1], lf[-1]
-        num = pon * (1 - a) * (1 - f) + p11 * a * f
-        den = (1 - a) * (1 - f) + a * f
-        lf.append(num / den)
-    lb = [xp.full((B,), 0.5, dtype=pi_in.dtype, **_dev(pi_in))]
-    for q in range(Q - 2, -1, -1):
-        a, b = pin[:, q + 1], lb[-1]
-        num = poff * (1 - a) * (1 - b) + p11 * a * b
-        den = (p00 + poff) * (1 - a) * (1 - b) + (p11 + pon) * a * b
-        lb.append(num / den)
-    LF = xp.stack(lf, axis=1)
-    LB = xp.stack(lb[::-1], axis=1)
+    LF, LB = chain_forward_backward(pi_in, lam, p_on, p_off)
     return LF * LB / ((1 - LF) * (1 - LB) + LF * LB)
 
 

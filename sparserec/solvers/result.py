@@ -27,6 +27,7 @@ __all__ = [
     "SolverState",
     "Status",
     "check_max_iter",
+    "check_positive",
     "check_tol",
 ]
 
@@ -191,6 +192,17 @@ def check_max_iter(max_iter: Any) -> int:
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     return int(max_iter)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """Validate a finite, strictly positive number and return it as a float."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a positive number, got {value!r}") from e
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return v
 
 
 def check_tol(tol: Any, name: str = "tol") -> float:

@@ -23,6 +23,7 @@ from ..._backend import (
     result_dtype,
 )
 from ...operators.base import LinearOperator
+from ..result import check_positive
 
 __all__ = [
     "as_operator",
@@ -124,17 +125,6 @@ def expand(v: Any, nd: int) -> Any:
     if isinstance(v, float):
         return v
     return namespace(v).reshape(v, tuple(v.shape) + (1,) * nd)
-
-
-def check_positive(v: Any, name: str) -> float:
-    """A finite positive float."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a positive number, got {v!r}") from e
-    if not math.isfinite(f) or f <= 0:
-        raise ValueError(f"{name} must be finite and positive, got {v!r}")
-    return f
 
 
 def check_step(step: Any, L: float, limit: float, solver: str, rule: str, slack: float = 1e-4) -> float:

@@ -6,12 +6,12 @@ hard-thresholding / top-k map, :func:`topk` should delegate to it.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from ..._backend import check_finite, is_torch, namespace
+from ..result import check_positive
 
 __all__ = [
     "check_budget",
@@ -28,17 +28,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- validation
-def check_positive(value: Any, name: str) -> float:
-    """Return ``float(value)`` after checking it is finite and > 0."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a number, got {value!r}") from e
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return v
-
-
 def check_budget(epsilon: Any, delta: Any = None, *, require_delta: bool = True) -> tuple[float, float]:
     """Validate a privacy budget: ``epsilon`` finite and > 0, ``delta`` in the open interval (0, 1)."""
     eps = check_positive(epsilon, "epsilon")
