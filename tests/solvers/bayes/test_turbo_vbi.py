@@ -322,19 +322,28 @@ def test_operator_only_paths():
     e_dense = nmse_db(dense.x, x)
     e_cg = nmse_db(turbo_vbi(op, y, prior, method="operator", diag_probes=64, cg_max_iter=2000).x, x)
     assert e_cg <= e_dense + 1.0
+    # inverse-free MM: diagonal approximation of Sigma.  The back ends are compared on the turbo loop itself
+    # (debias=False): measured 0.96 dB behind dense here (spec: 1 dB, "not calibrated"), asserted with a small
+    # margin.  The final debias step helps both (dense -29.8 -> -35.6, mm -28.8 -> -31.5 dB) but amplifies
+    # the one false alarm of the MM support, so the debiased results are not compared with each other.
+    e_dense_loop = nmse_db(turbo_vbi(A, y, prior, method="dense", signal_scale=1.0, debias=False).x, x)
+    e_mm_loop = nmse_db(turbo_vbi(op, y, prior, method="mm", max_iter=200, debias=False).x, x)
+    assert e_mm_loop <= e_dense_loop + 1.5 and e_mm_loop < -10
     e_mm = nmse_db(turbo_vbi(op, y, prior, method="mm", max_iter=200).x, x)
-    # inverse-free MM: diagonal approximation of Sigma; measured 0.96 dB behind dense here (spec: 1 dB,
-    # "not calibrated"), asserted with a small margin
-    assert e_mm <= e_dense + 1.5 and e_mm < -10
+    assert e_mm <= e_mm_loop and e_dense <= e_dense_loop
 
 
 # ---------------------------------------------------------------------------- 10.7 structure gain
 def _gain(snrs, trials, seed=0, complex_=False):
     rng = np.random.default_rng(seed)
-    res = {s: {"markov": [], "iid": [], "sbl": []} for s in snrs}
+    res = {s: {"markov": [], "iid": [], "sbl": [], "oracle": []} for s in snrs}
     for snr in snrs:
         for _ in range(trials):
             A, y, x, _ = clustered_problem(rng, snr_db=snr, complex_=complex_)
+            sup = x != 0
+            x_or = np.zeros_like(x)  # oracle-support least squares: the bound the structure can buy
+            x_or[sup] = np.linalg.lstsq(A[:, sup], y, rcond=None)[0]
+            res[snr]["oracle"].append(nmse_db(x_or, x))
             rm = turbo_vbi(A, y, MarkovChainSupport.from_sparsity(0.1, 8))
             ri = turbo_vbi(A, y, IndependentSupport(0.1))
             res[snr]["markov"].append(nmse_db(rm.x, x))
@@ -355,19 +364,24 @@ def test_structure_gain_full():
     r = _gain([10.0, 20.0, 30.0], 10, seed=0)
     assert r[20.0]["markov"] <= min(r[20.0]["iid"], r[20.0]["sbl"]) - 5.0, r
     assert r[30.0]["markov"] <= r[30.0]["iid"] - 10.0, r
-    # spec: >= 10 dB below SBL too.  Measured (seed 0): Markov -29.7, SBL -21.7 dB, i.e. 8.0 dB: sparserec's
-    # SBL (EM noise learning, pruning) is ~14 dB stronger at 30 dB than the prototype's (-7.9 dB) and one
-    # draw with K = 65 > 0.8 M fails for every method.  Asserted at 7 dB; see docs/turbo_vbi.rst.
-    assert r[30.0]["markov"] <= r[30.0]["sbl"] - 7.0, r
+    # spec: >= 10 dB below SBL too.  Measured (seed 0): Markov -31.9, SBL -21.7 dB (10.3 dB) with the final
+    # debias step; without it Markov was -29.7 dB (8.0 dB).  Markov is within 0.6 dB of oracle-support LS on 9
+    # of the 10 draws; the tenth (K = 65 > 0.8 M) fails for every method.  See docs/turbo_vbi.rst.
+    assert r[30.0]["markov"] <= r[30.0]["sbl"] - 10.0, r
+    assert r[30.0]["markov"] <= r[30.0]["oracle"] + 2.5, r  # measured 1.9 dB, all of it from the K = 65 draw
     assert r[10.0]["markov"] <= min(r[10.0]["iid"], r[10.0]["sbl"]) + 1.0, r
 
 
 @pytest.mark.slow
 def test_structure_gain_complex():
     r = _gain([20.0], 10, seed=1, complex_=True)[20.0]
-    # spec asks 5 dB [not calibrated]; measured 3-4 dB against sparserec's (strong) SBL
-    assert r["markov"] <= r["iid"] - 3.0, r
+    # spec asks 5 dB [not calibrated].  Measured (seed 1): Markov -23.1, i.i.d. -20.2, SBL -19.1, oracle-support
+    # LS -24.1 dB.  Markov is at the oracle on 8 of the 10 draws, so no more than ~3.9 dB of gain exists on these
+    # draws; the final debias step lifted the i.i.d. baseline by 1 dB (-19.3 -> -20.2) and left Markov unchanged,
+    # hence 2.5 dB (was 3) over i.i.d. plus the oracle check.
+    assert r["markov"] <= r["iid"] - 2.5, r
     assert r["markov"] <= r["sbl"] - 3.0, r
+    assert r["markov"] <= r["oracle"] + 1.5, r
 
 
 # ---------------------------------------------------------------------------- 10.8 correlated A
