@@ -224,22 +224,10 @@ def chain_pairwise_posteriors(pi_in: Any, lam: Any, p_on: Any, p_off: Any) -> tu
     """
     xp = namespace(pi_in)
     B, Q = pi_in.shape
+    from ...cuda_ext.reference import chain_forward_backward
+
     u = xp.clip(pi_in, _CLIP, 1 - _CLIP)
-    p11, p00 = 1 - p_off, 1 - p_on
-    lf = [lam]
-    for q in range(1, Q):
-        a, f = u[:, q - 1], lf[-1]
-        num = p_on * (1 - a) * (1 - f) + p11 * a * f
-        den = (1 - a) * (1 - f) + a * f
-        lf.append(num / den)
-    lb = [xp.full((B,), 0.5, dtype=pi_in.dtype, **_dev(pi_in))]
-    for q in range(Q - 2, -1, -1):
-        a, b = u[:, q + 1], lb[-1]
-        num = p_off * (1 - a) * (1 - b) + p11 * a * b
-        den = (p00 + p_off) * (1 - a) * (1 - b) + (p11 + p_on) * a * b
-        lb.append(num / den)
-    LF = xp.stack(lf, axis=1)
-    LB = xp.stack(lb[::-1], axis=1)
+    LF, LB = chain_forward_backward(u, lam, p_on, p_off)  # the same pass as Module B
     w1 = LF * u * LB
     w0 = (1 - LF) * (1 - u) * (1 - LB)
     post = w1 / (w1 + w0)
