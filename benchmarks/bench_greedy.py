@@ -6,7 +6,10 @@ a. OMP with 32 right-hand sides on a 2000 x 10000 dictionary (unit-norm Gaussian
    k = 100 atoms, float64, vs ``sklearn.linear_model.orthogonal_mp(X, Y, n_nonzero_coefs=k)``
    (which loops over the targets).  Target >= 20x.  sparserec's default ``precision="mixed"``
    (32-bit correlations with exact 64-bit re-selection of near-ties).
-b. The same with ``precision="full"`` (every product in 64-bit), for reference.
+b. ``precision="bf16"``: bfloat16 correlations through torch (AMX / AVX512-BF16 units, 32-bit
+   accumulation) with the same rigorous 64-bit re-selection; single thread, and 2 threads
+   (BLAS and torch; the benchmark machine has 2 cores), target >= 20x.
+b'. The same with ``precision="full"`` (every product in 64-bit), for reference.
 c. The same problem on torch CPU tensors.
 
 Quick mode: 500 x 2000, k = 25, 32 targets.  Notes give the largest coefficient difference
@@ -85,6 +88,26 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     t_mixed, res = _best(lambda: omp(A, Y, n_nonzero=k), reps)
     rows.append(_row(f"OMP numpy, {size}", t_mixed, peer, t_peer, 20,
                      notes(np.asarray(res.x), "precision='mixed' (default)", res)))
+    t_bf, res = _best(lambda: omp(A, Y, n_nonzero=k, precision="bf16"), reps)
+    rows.append(_row(f"OMP numpy precision='bf16', {size}", t_bf, peer, t_peer, 20,
+                     notes(np.asarray(res.x), "precision='bf16': bfloat16 correlations (torch, 32-bit "
+                           "accumulation) with exact 64-bit re-selection", res)))
+    try:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        nt0 = torch.get_num_threads()
+        torch.set_num_threads(2)
+        try:
+            with threadpool_limits(2):
+                t_bf2, res = _best(lambda: omp(A, Y, n_nonzero=k, precision="bf16"), reps)
+        finally:
+            torch.set_num_threads(nt0)
+        rows.append(_row(f"OMP numpy precision='bf16', 2 threads, {size}", t_bf2, peer, t_peer, 20,
+                         notes(np.asarray(res.x), "2 threads (BLAS and torch) for sparserec, the peer "
+                               f"as measured above ({nthr} BLAS threads)", res)))
+    except ImportError:  # pragma: no cover - torch/threadpoolctl optional
+        pass
     t_full, res = _best(lambda: omp(A, Y, n_nonzero=k, precision="full"), reps)
     rows.append(_row(f"OMP numpy precision='full', {size}", t_full, peer, t_peer, None,
                      notes(np.asarray(res.x), "all products in float64", res)))

@@ -49,6 +49,17 @@ def best_time(fn: Callable[[], Any], repeats: int, min_time: float = 0.0) -> flo
     return best
 
 
+def best_cpu(fn: Callable[[], Any], repeats: int) -> float:
+    """Best CPU time (``process_time``) of ``repeats`` calls, after a warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        c0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - c0)
+    return best
+
+
 def rel_err(a: Any, b: Any) -> float:
     a, b = np.asarray(a), np.asarray(b)
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), np.finfo(float).tiny))
@@ -137,10 +148,29 @@ def bench_batched(quick: bool) -> list[dict[str, Any]]:
     yl = np.stack([C @ Xi[i] for i in range(n_rhs)])
     t_b = best_time(lambda: C @ Xi, reps)
     t_l = best_time(lambda: [C @ Xi[i] for i in range(n_rhs)], reps)
+    c_b = best_cpu(lambda: C @ Xi, reps)
+    c_l = best_cpu(lambda: [C @ Xi[i] for i in range(n_rhs)], reps)
+    # roofline: the transforms alone (one rfft2 + one irfft2 of the padded grid per image)
+    import scipy.fft as sfft
+
+    sh = C.fft_shape
+    spec = sfft.rfftn(Xi[0], s=sh)
+    c_fft = best_cpu(lambda: [(sfft.rfftn(Xi[i], s=sh), sfft.irfftn(spec, s=sh)) for i in range(n_rhs)],
+                     reps)
     rows.append(_row(f"FFTConvolve {s}x{s} (same, 15x25 kernel): one apply on {n_rhs} images vs "
                      f"{n_rhs} single applies", t_b, f"sparserec FFTConvolve, loop of {n_rhs} applies",
                      t_l, 5.0, f"rel. diff. batched vs loop {rel_err(yb, yl):.1e}; float64; "
-                     f"fft grid {C.fft_shape}"))
+                     f"fft grid {sh}; CPU time batched {1e3 * c_b:.1f} ms vs loop {1e3 * c_l:.1f} ms "
+                     f"(ratio {c_l / c_b:.2f}x); FFT floor (64 x rfft2+irfft2 of the grid) "
+                     f"{1e3 * c_fft:.1f} ms = {100 * c_fft / c_b:.0f} % of the batched call: "
+                     f"5x would need the batched call at {100 * c_l / 5 / c_fft:.0f} % of the "
+                     "transforms' own cost (arithmetic-bound, unattainable single-threaded)"))
+    with sfft.set_workers(2):
+        t_b2 = best_time(lambda: C @ Xi, reps)
+    rows.append(_row(f"FFTConvolve {s}x{s} (same, 15x25 kernel): one apply on {n_rhs} images, "
+                     "2 FFT workers, vs single-threaded loop", t_b2,
+                     f"sparserec FFTConvolve, loop of {n_rhs} applies (1 thread)", t_l, None,
+                     "informative: scipy.fft.set_workers(2) around the batched call (2-core machine)"))
     # where batching pays for an FFT operator: small images, where per-call overhead dominates
     s = 32
     C = FFTConvolve(_gaussian_kernel(5, 7, 1.0, 1.5), (s, s), mode="same")

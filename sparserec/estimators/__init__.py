@@ -22,7 +22,6 @@ _LAZY = {
     "OMPRegressor": ".linear",
     "LocalDPSparseRegression": ".privacy",
     "SBLRegressor": ".bayes",
-    "SBLRegressor": ".bayes",
     "BatchedLinearRegressor": "._base",
 }
 

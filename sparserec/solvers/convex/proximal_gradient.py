@@ -33,6 +33,9 @@ from ._common import (
 
 __all__ = ["fista", "ista", "lasso"]
 
+# lasso: rows of the batch solved together in the inner loop, by bytes of their sub-dictionaries
+_WS_CHUNK_BYTES = 16 << 20
+
 
 class _AnalysisL1(Penalty):
     r""":math:`g(x) = h(Wx)` for an orthogonal :math:`W`: :math:`\mathrm{prox}_g = W^H
@@ -389,6 +392,95 @@ def _bmv_t(MbT: Any, r: Any) -> Any:
     return (MbT @ r[:, :, None])[:, :, 0]
 
 
+def _rows(v: Any, xp: Any, sel: Any) -> Any:
+    """``v[sel]`` along the batch axis (python floats pass through)."""
+    return v if isinstance(v, float) else xp.take(v, sel, axis=0)
+
+
+def _restricted_gap(xp: Any, MbT: Any, x: Any, bU: Any, Y: Any, yy: Any, lam: Any,
+                    positivity: bool) -> Any:
+    """Duality gap of the restricted problems (rows of the batch), rescaled dual point."""
+    Rr = Y - _bmv(MbT, x)
+    cU = _bmv_t(MbT, Rr)
+    cm = xp.max(cU if positivity else xp.abs(cU), axis=-1)
+    lam_safe = lam if isinstance(lam, float) else xp.clip(lam, min=1e-300)
+    su = expand(xp.clip(cm / lam_safe, min=1.0), 1)
+    Pu = 0.5 * xp.sum(Rr * Rr, axis=-1) + lam * xp.sum(xp.abs(x), axis=-1)
+    Yt = Y - Rr / su
+    return Pu - (0.5 * yy - 0.5 * xp.sum(Yt * Yt, axis=-1))
+
+
+def _ws_inner(xp: Any, MbT: Any, x: Any, bU: Any, Y: Any, yy: Any, lam: Any, step: Any,
+              act: Any, thr: Any, positivity: bool, max_iter: int) -> tuple[Any, int]:
+    """FISTA with adaptive restart on the restricted problems of a working set.
+
+    Only unconverged problems are iterated: every 10 iterations the restricted duality gaps are
+    checked, converged rows are written back and the batch is compacted when a quarter of it has
+    converged, so that the cost per iteration follows the number of unconverged problems.
+    """
+    Bn = x.shape[0]
+    rdt = real_dtype(x.dtype)
+    out = x
+    rows = xp.arange(Bn, **_dev(x))
+    sel = xp.nonzero(act)[0]
+    if sel.shape[0] == 0:
+        return out, 0
+    if sel.shape[0] < Bn:
+        rows = sel
+        MbT, x, bU, Y, yy, step = (xp.take(a, sel, axis=0) for a in (MbT, x, bU, Y, yy, step))
+        lam, thr = _rows(lam, xp, sel), xp.take(thr, sel, axis=0)
+    lam_c = lam if isinstance(lam, float) else expand(lam, 1)
+    v = x
+    t = xp.ones((x.shape[0],), dtype=rdt, **_dev(x))
+    act = xp.ones((x.shape[0],), dtype=xp.bool, **_dev(x))
+    n_it = 0
+    for it in range(max_iter):
+        z = v - step * (_bmv_t(MbT, _bmv(MbT, v)) - bU)
+        if positivity:
+            z = xp.clip(z, min=0.0)
+        lt = lam_c * step
+        x_new = z - xp.clip(z, min=-lt, max=lt)
+        d = x_new - x
+        t_new = (1.0 + xp.sqrt(1.0 + 4.0 * t * t)) / 2.0
+        beta = (t - 1.0) / t_new
+        cond = xp.sum((v - x_new) * d, axis=-1) > 0
+        t_new = xp.where(cond, xp.ones_like(t_new), t_new)
+        beta = xp.where(cond, xp.zeros_like(beta), beta)
+        v = x_new + expand(beta, 1) * d
+        x, t = x_new, t_new
+        n_it += 1
+        if (it + 1) % 10 != 0 and it + 1 < max_iter:
+            continue
+        gap = _restricted_gap(xp, MbT, x, bU, Y, yy, lam, positivity)
+        act = gap > thr
+        n_act = int(xp.sum(xp.astype(act, xp.int64)))
+        if n_act == act.shape[0]:
+            continue
+        # write back the converged rows, compact the batch
+        if n_act <= 0.75 * act.shape[0] or n_act == 0:
+            done = xp.nonzero(~act)[0]
+            out = _put_rows(xp, out, xp.take(rows, done, axis=0), xp.take(x, done, axis=0))
+            if n_act == 0:
+                return out, n_it
+            keep = xp.nonzero(act)[0]
+            rows = xp.take(rows, keep, axis=0)
+            MbT, x, v, t, bU, Y, yy, step, thr = (xp.take(a, keep, axis=0)
+                                                  for a in (MbT, x, v, t, bU, Y, yy, step, thr))
+            lam = _rows(lam, xp, keep)
+            lam_c = lam if isinstance(lam, float) else expand(lam, 1)
+            act = xp.ones((x.shape[0],), dtype=xp.bool, **_dev(x))
+        # rows converged since the last compaction keep iterating (their gap only improves)
+    return _put_rows(xp, out, rows, x), n_it
+
+
+def _put_rows(xp: Any, out: Any, rows: Any, vals: Any) -> Any:
+    if hasattr(out, "index_copy"):
+        return out.index_copy(0, rows, vals)
+    out = out.copy()
+    out[rows] = vals
+    return out
+
+
 def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
           max_iter: int = 50, inner_max_iter: int = 5000, positivity: bool = False,
           working_set: bool = True, ws_min_size: int = 64,
@@ -443,7 +535,11 @@ def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
     (batched matrix-vector products, cost :math:`2mk` per problem and iteration), each with
     its own step :math:`1/L_b` (power estimate of :math:`\|A_{W_b}\|^2`, inflated by 10 % and
     capped by :math:`\|A\|^2`), until their own duality gap is below
-    ``0.3 * tol * ||y||^2``.
+    ``0.3 * tol * ||y||^2``.  Only the unconverged problems enter the inner loop; the gaps are
+    checked every 10 inner iterations, and the batch is compacted (converged rows written back
+    and dropped) as soon as a quarter of it has converged, so the cost of an inner iteration
+    follows the number of problems still running rather than the slowest one.  Rows are
+    processed in chunks whose sub-dictionaries total at most 16 MiB.
 
     Examples
     --------
@@ -476,8 +572,6 @@ def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
         Bn *= b
     Y = xp.reshape(y, (Bn, m))
     lam_v = lam_b if isinstance(lam_b, float) else xp.reshape(lam_b, (Bn,))
-    lam_c = expand(lam_v, 1)
-    rdt = real_dtype(dt)
     yy = xp.sum(Y * Y, axis=-1)
     thr = tol * yy
     X = xp.zeros((Bn, n), dtype=dt, **_dev(y))
@@ -520,55 +614,39 @@ def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
                         n_nonzero=xp.reshape(nnz, batch), ws_size=k)
         if stop:
             break
-        # ---- restricted problems: per-problem sub-dictionaries (B, k, m), batched matvecs
-        MbT = xp.take(MT, xp.reshape(idx, (-1,)), axis=0)
-        MbT = xp.reshape(MbT, (Bn, k, m))
-        x = xp.take_along_axis(X, idx, axis=1)
-        bU = xp.take_along_axis(Aty, idx, axis=1)
-        # per-problem Lipschitz constant: power iteration, inflated, capped by ||A||^2
-        w = xp.ones((Bn, k), dtype=dt, **_dev(y))
-        for _ in range(30):
-            w = _bmv_t(MbT, _bmv(MbT, w))
-            w = w / expand(xp.clip(xp.sqrt(xp.sum(w * w, axis=-1)), min=1e-300), 1)
-        est = xp.sqrt(xp.sum(_bmv_t(MbT, _bmv(MbT, w)) ** 2, axis=-1))
-        Lb = xp.clip(1.1 * est, max=L_full, min=1e-300)
-        step = expand(1.0 / Lb, 1)
-        v = x
-        t = xp.ones((Bn,), dtype=rdt, **_dev(y))
-        act = xp.reshape(mon.active, (Bn,))
-        for it in range(inner_max_iter):
-            z = v - step * (_bmv_t(MbT, _bmv(MbT, v)) - bU)
-            if positivity:
-                z = xp.clip(z, min=0.0)
-            lt = lam_c * step
-            x_new = z - xp.clip(z, min=-lt, max=lt)
-            x_new = xp.where(expand(act, 1), x_new, x)
-            d = x_new - x
-            t_new = (1.0 + xp.sqrt(1.0 + 4.0 * t * t)) / 2.0
-            beta = (t - 1.0) / t_new
-            cond = xp.sum((v - x_new) * d, axis=-1) > 0
-            t_new = xp.where(cond, xp.ones_like(t_new), t_new)
-            beta = xp.where(cond, xp.zeros_like(beta), beta)
-            v = x_new + expand(beta, 1) * d
-            x, t = x_new, t_new
-            inner_total += 1
-            if (it + 1) % 10 == 0:
-                Rr = Y - _bmv(MbT, x)
-                cU = _bmv_t(MbT, Rr)
-                cm = xp.max(cU if positivity else xp.abs(cU), axis=-1)
-                su = expand(xp.clip(cm / lam_safe, min=1.0), 1)
-                Pu = 0.5 * xp.sum(Rr * Rr, axis=-1) + lam_v * xp.sum(xp.abs(x), axis=-1)
-                Yt = Y - Rr / su
-                Du = 0.5 * yy - 0.5 * xp.sum(Yt * Yt, axis=-1)
-                act = act & ((Pu - Du) > 0.3 * thr)
-                if not bool(xp.any(act)):
-                    break
-        X = xp.zeros((Bn, n), dtype=dt, **_dev(y))
-        if hasattr(X, "scatter"):
-            X = X.scatter(1, idx, x)
-        else:
-            np_put = __import__("numpy").put_along_axis
-            np_put(X, idx, x, axis=1)
+        # ---- restricted problems of the unconverged rows: per-problem sub-dictionaries
+        # (rows, k, m), batched matvecs, in chunks of rows whose sub-dictionaries stay
+        # cache-resident (the inner iterations stream them twice per iteration)
+        sel_all = xp.nonzero(xp.reshape(mon.active, (Bn,)))[0]
+        n_sel = int(sel_all.shape[0])
+        ch = max(1, min(n_sel, int(_WS_CHUNK_BYTES // max(1, k * m * 8))))
+        n_in_max = 0
+        for c0 in range(0, n_sel, ch):
+            sel = sel_all[c0:c0 + ch]
+            na = int(sel.shape[0])
+            idx_a = xp.take(idx, sel, axis=0)
+            MbT = xp.reshape(xp.take(MT, xp.reshape(idx_a, (-1,)), axis=0), (na, k, m))
+            x = xp.take_along_axis(xp.take(X, sel, axis=0), idx_a, axis=1)
+            bU = xp.take_along_axis(xp.take(Aty, sel, axis=0), idx_a, axis=1)
+            # per-problem Lipschitz constant: power iteration, inflated, capped by ||A||^2
+            w = xp.ones((na, k), dtype=dt, **_dev(y))
+            for _ in range(30):
+                w = _bmv_t(MbT, _bmv(MbT, w))
+                w = w / expand(xp.clip(xp.sqrt(xp.sum(w * w, axis=-1)), min=1e-300), 1)
+            est = xp.sqrt(xp.sum(_bmv_t(MbT, _bmv(MbT, w)) ** 2, axis=-1))
+            Lb = xp.clip(1.1 * est, max=L_full, min=1e-300)
+            step = expand(1.0 / Lb, 1)
+            x, n_in = _ws_inner(xp, MbT, x, bU, xp.take(Y, sel, axis=0), xp.take(yy, sel, axis=0),
+                                _rows(lam_v, xp, sel), step, xp.ones((na,), dtype=xp.bool, **_dev(y)),
+                                0.3 * xp.take(thr, sel, axis=0), positivity, inner_max_iter)
+            n_in_max = max(n_in_max, n_in)
+            Xa = xp.zeros((na, n), dtype=dt, **_dev(y))
+            if hasattr(Xa, "scatter"):
+                Xa = Xa.scatter(1, idx_a, x)
+            else:
+                __import__("numpy").put_along_axis(Xa, idx_a, x, axis=1)
+            X = _put_rows(xp, X, sel, Xa)
+        inner_total += n_in_max
     params = {"lam": lam_b, "tol": tol, "max_iter": max_iter, "positivity": positivity,
               "working_set": working_set}
     return mon.result(xp.reshape(X, batch + (n,)), params=params,

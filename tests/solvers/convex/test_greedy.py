@@ -291,3 +291,90 @@ def test_komp_bad_input():
     y[3] = np.inf
     with pytest.raises(ValueError, match="NaN or Inf"):
         komp([A1, A2], y)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch-cpu"])
+@pytest.mark.parametrize("dup", [False, True])
+def test_omp_bf16_selection_is_exact(backend, dup):
+    """precision='bf16': bfloat16 correlations + rigorous 64-bit re-check select the same atoms
+    as 64-bit products, near-duplicate atoms included; complex data falls back to 'mixed'."""
+    if backend == "torch-cpu" and not HAS_TORCH:
+        pytest.skip("torch not installed")
+    A, _, Y = _problem(m=60, n=200, B=8, k=10, seed=3)
+    if dup:
+        rng = np.random.default_rng(4)
+        A = np.concatenate([A, A + 1e-6 * rng.standard_normal(A.shape)], axis=1)
+        A /= np.linalg.norm(A, axis=0)
+    rb = omp(convert(A, backend), convert(Y, backend), n_nonzero=10, precision="bf16")
+    rf = omp(A, Y, n_nonzero=10, precision="full")
+    assert np.array_equal(np.asarray(rb.extras["support"]), rf.extras["support"])
+    np.testing.assert_allclose(np.asarray(rb.x), rf.x, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(rb.x), sk_omp(A, Y.T, n_nonzero_coefs=10).T, atol=1e-8)
+    Ac, _, Yc = _problem(m=30, n=50, B=2, k=3, seed=1, complex_=True)
+    rc = omp(Ac, Yc, n_nonzero=3, precision="bf16")
+    np.testing.assert_allclose(rc.x, omp(Ac, Yc, n_nonzero=3, precision="full").x, atol=1e-12)
+
+
+def test_omp_bf16_many_candidates_fallback():
+    """Problems with many candidates within the bf16 bound (tiny residuals) get a full 64-bit
+    product; selections still equal the 64-bit ones."""
+    A, _, Y = _problem(m=50, n=3000, B=4, k=30, seed=7)
+    rb = omp(A, Y, n_nonzero=45, precision="bf16")
+    rf = omp(A, Y, n_nonzero=45, precision="full")
+    assert np.array_equal(rb.extras["support"], rf.extras["support"])
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
+@pytest.mark.parametrize("case", ["k", "tol", "per_problem_k", "complex", "matrix_free", "batch_nd",
+                                  "dependent", "float32"])
+def test_omp_device_loop_matches_host_loop(case):
+    """``check_every > 1`` on torch (device-resident loop) gives the host loop's results."""
+    import torch
+
+    kw: dict = {"n_nonzero": 8}
+    A, _, Y = _problem(complex_=case == "complex")
+    if case == "tol":
+        kw = {"tol": 0.08}
+    elif case == "per_problem_k":
+        kw = {"n_nonzero": np.array([1, 3, 8, 5, 2, 7])}
+    elif case == "batch_nd":
+        Y = Y.reshape(2, 3, -1)
+    elif case == "dependent":
+        rng = np.random.default_rng(0)
+        A = rng.standard_normal((5, 8))
+        Y = rng.standard_normal((3, 5))
+        kw = {"tol": 1e-14}
+    elif case == "float32":
+        A, Y = A.astype(np.float32), Y.astype(np.float32)
+    Aop = A
+    if case == "matrix_free":
+        Aop = FunctionOperator(lambda x: x @ A.T, lambda r: r @ A, in_shape=A.shape[1],
+                               out_shape=A.shape[0], dtype=A.dtype)
+        At = FunctionOperator(lambda x: x @ torch.as_tensor(A).T, lambda r: r @ torch.as_tensor(A),
+                              in_shape=A.shape[1], out_shape=A.shape[0], dtype=torch.float64)
+    else:
+        At = torch.as_tensor(A)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rh = omp(Aop, Y, precision="full", **kw)
+        rd = omp(At, torch.as_tensor(Y), check_every=3, **kw)
+    tol = 1e-4 if case == "float32" else 1e-10
+    np.testing.assert_allclose(_to_np(rd.x), rh.x, atol=tol)
+    np.testing.assert_array_equal(rd.n_iter, rh.n_iter)
+    np.testing.assert_array_equal(rd.extras["support"], rh.extras["support"])
+    np.testing.assert_allclose(rd.extras["residual_norm"], rh.extras["residual_norm"], atol=tol)
+    np.testing.assert_array_equal(rd.extras["early_stop"], rh.extras["early_stop"])
+    assert rd.history["residual"].shape == rh.history["residual"].shape or case in ("tol", "dependent",
+                                                                                      "per_problem_k")
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
+def test_omp_device_loop_callback():
+    import torch
+
+    A, _, Y = _problem(noise=0)
+    seen = []
+    res = omp(torch.as_tensor(A), torch.as_tensor(Y), n_nonzero=8, check_every=4,
+              callback=lambda s: seen.append(s.iteration) or s.iteration >= 3)
+    assert seen == [1, 2, 3] and (res.n_iter == 3).all()
+    assert res.status.name == "CALLBACK_STOP"
