@@ -86,6 +86,26 @@ def _setup(A: Any, y: Any, penalty: Any, lam: Any, positivity: bool, analysis: A
     return A, xp, y, batch, dt, pen, lam_b
 
 
+def ista_step(x: Any, grad: Any, step: Any, thresh: Any, prox: Callable[[Any, Any], Any] | None = None) -> Any:
+    r"""One proximal-gradient (ISTA) step :math:`x_{k+1} = \mathrm{prox}_{\theta}(x_k - \gamma\, g)`.
+
+    The single step function shared by the classical solvers (:func:`ista`, :func:`fista`, where
+    :math:`g = A^H(Ax - y)` and :math:`\theta = \gamma\lambda`) and the unrolled networks of
+    :mod:`sparserec.solvers.unfolding` (LISTA learns :math:`g`, :math:`\gamma`, :math:`\theta`).
+
+    Parameters
+    ----------
+    x, grad : arrays of the same shape
+    step : float or array broadcasting against ``x``
+    thresh : float or array
+        Threshold passed to ``prox`` (:math:`\gamma\lambda` in classical ISTA).
+    prox : callable ``prox(z, thresh)``, default soft thresholding (:func:`sparserec.prox.prox_l1`).
+    """
+    if prox is None:
+        from ...prox import prox_l1 as prox
+    return prox(x - step * grad, thresh)
+
+
 def _proximal_gradient(A: Any, y: Any, penalty: Any, lam: Any, *, accelerated: bool, step: Any,
                        x0: Any, max_iter: int, tol: float, backtracking: bool, restart: str | None,
                        positivity: bool, analysis: Any, record_every: int, check_every: int,
@@ -156,7 +176,7 @@ def _proximal_gradient(A: Any, y: Any, penalty: Any, lam: Any, *, accelerated: b
         Ax_new = None
         if not backtracking:
             grad = A._normal(v) - Aty
-            x_new = prox(v - step_v * grad, step_v)
+            x_new = ista_step(v, grad, step_v, step_v, prox)
         else:
             Av = A._apply(v)
             rv = Av - y
@@ -164,7 +184,7 @@ def _proximal_gradient(A: Any, y: Any, penalty: Any, lam: Any, *, accelerated: b
             grad = A._adjoint(rv)
             while True:
                 s_e = expand(1.0 / Lb, nin)
-                x_new = prox(v - s_e * grad, s_e)
+                x_new = ista_step(v, grad, s_e, s_e, prox)
                 d = x_new - v
                 Ax_new = A._apply(x_new)
                 fx = 0.5 * bnorm(xp, Ax_new - y, nout) ** 2

@@ -8,46 +8,15 @@ network with :math:`K` layers computes exactly :math:`K` iterations of
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ...prox import prox_l1
+from ..convex.proximal_gradient import ista_step
 
 __all__ = ["LISTA", "ista_step"]
-
-
-def ista_step(x: Any, grad: Any, step: Any, thresh: Any, prox: Callable[[Any, Any], Any] = prox_l1) -> Any:
-    r"""One proximal-gradient (ISTA) step :math:`\mathrm{prox}_{\theta}(x - \gamma\, g)`.
-
-    Parameters
-    ----------
-    x : array
-        Current iterate :math:`x_k` (numpy or torch, any batch shape).
-    grad : array
-        Gradient (or learned surrogate) :math:`g` of the data term at :math:`x_k`.
-    step : float or array
-        Step :math:`\gamma`.
-    thresh : float or array
-        Absolute threshold :math:`\theta` (:math:`\gamma\lambda` in classical ISTA).
-    prox : callable, default :func:`sparserec.prox.prox_l1`
-        ``prox(z, thresh)``.
-
-    Returns
-    -------
-    array
-        :math:`x_{k+1}`.
-
-    Notes
-    -----
-    Classical ISTA for :math:`\min_x \tfrac12\|Ax - y\|^2 + \lambda\|x\|_1` is
-    ``ista_step(x, A.T @ (A @ x - y), step, step * lam)``; LISTA replaces :math:`g`,
-    :math:`\gamma` and :math:`\theta` by learned, per-layer quantities.
-    """
-    return prox(x - step * grad, thresh)
 
 
 class LISTA(nn.Module):
