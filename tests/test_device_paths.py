@@ -121,7 +121,7 @@ def _cases():
 
 CASES = _cases()
 # solvers whose per-iteration work still synchronises with the host (tracked in issue 13)
-SYNC_PER_ITERATION = {"sbl", "msbl", "kronecker_sbl", "pc_sbl", "sunsal", "turbo_vbi"}
+SYNC_PER_ITERATION = {"pc_sbl", "sunsal", "turbo_vbi"}
 
 
 @pytest.mark.parametrize("device", DEVICES)

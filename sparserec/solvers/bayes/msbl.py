@@ -91,7 +91,7 @@ def msbl(A: Any, Y: Any, *, noise_var: Any = None, learn_noise: bool | None = No
         Ad = xp.astype(Ad, dt)
     nv_fixed = _check_noise(noise_var, batch, xp, Y3)
     learn = (noise_var is None) if learn_noise is None else bool(learn_noise)
-    gamma = _gamma0(gamma0, batch, N, xp, rdt, Y3)
+    gamma = _gamma0(gamma0, batch, N, xp, rdt, Y3, A=Ad)
     return _sbl_core(xp, Ad, None, Y3, batch, (N,), nv_fixed, learn, gamma, update=update,
                      max_iter=max_iter, tol=tol, prune=prune, form=form, diag="exact", n_probes=0,
                      cg_tol=0.0, seed=0, record_every=record_every, check_every=check_every,

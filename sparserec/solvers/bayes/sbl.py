@@ -89,10 +89,26 @@ def _init_noise(xp: Any, Y: Any, rdt: Any) -> Any:
     return xp.where(nv > 0, nv, xp.ones_like(nv))
 
 
-def _gamma0(gamma0: Any, batch: tuple[int, ...], N: int, xp: Any, rdt: Any, like: Any) -> Any:
+def _gamma0(gamma0: Any, batch: tuple[int, ...], N: int, xp: Any, rdt: Any, like: Any, A: Any = None) -> Any:
+    r"""Initial prior variances.
+
+    Default (``gamma0=None``): all ones.  ``gamma0="scale"`` with a dense dictionary: the
+    scale-aware :math:`\gamma_0 = \|y\|^2 / (L\,\|A\|_F^2)` per problem (the average signal
+    power per coefficient), computed on the device; all ones for operator-only dictionaries or
+    an all-zero ``y``.  ``like`` has shape ``(B, M, L)``.
+    """
     Bn = math.prod(batch)
-    if gamma0 is None:
+    if gamma0 is None or (isinstance(gamma0, str) and gamma0 == "scale" and A is None):
         return xp.ones((Bn, N), dtype=rdt, **_dev(like))
+    if isinstance(gamma0, str):
+        if gamma0 != "scale":
+            raise ValueError(f"gamma0 must be None, 'scale', a float or an array, got {gamma0!r}")
+        ones = xp.ones((Bn, N), dtype=rdt, **_dev(like))
+        afro = xp.astype(xp.sum(_abs2(xp, A)), rdt)
+        yy = xp.astype(xp.sum(_abs2(xp, like), axis=(-2, -1)), rdt) / like.shape[-1]
+        g = yy / xp.where(afro > 0, afro, xp.ones_like(afro))
+        g = xp.where((g > 0) & xp.isfinite(g), g, xp.ones_like(g))
+        return ones * g[:, None]
     g = to_numpy(gamma0).astype(float) if is_array(gamma0) else np.asarray(gamma0, dtype=float)
     if not np.all(np.isfinite(g)) or np.any(g < 0) or not np.any(g > 0):
         raise ValueError("gamma0 must be finite, non-negative and not all zero")
@@ -135,8 +151,14 @@ def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = Non
     prune : float, default 1e-3
         Set :math:`\gamma_j = 0` when :math:`\gamma_j < \mathrm{prune}\cdot\max_l \gamma_l`
         (relative, hence invariant to the scale of ``A`` and ``y``).  0 disables pruning.
-    gamma0 : float or array broadcastable to ``(*batch, N)``, optional
-        Initial prior variances (default all ones, as in the reference implementations).
+    gamma0 : "scale", float or array broadcastable to ``(*batch, N)``, optional
+        Initial prior variances.  Default all ones (the reference implementations' choice).
+        ``"scale"``: :math:`\gamma_0 = \|y\|^2/\|A\|_F^2` per problem (average signal power
+        per coefficient; scale-equivariant; all ones for operator-only dictionaries).  It cuts
+        EM from 22 to 8 iterations on the 500x2000 benchmark, but starting that small lets the
+        relative pruning remove true coefficients in the first iterations on heavy-tailed
+        signals (classical SBL on the 1440x3375 Kronecker benchmark: NMSE 7e-3 -> 0.6), so it
+        is not the default.
     form : {"auto", "measurement", "coefficient", "operator"}
         E-step form.  ``"auto"`` uses the :math:`K\times K` coefficient form while the number
         ``K`` of surviving columns is at most :math:`1.5 M`, the :math:`M \times M` measurement
@@ -243,7 +265,7 @@ def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = Non
         Ad = xp.astype(Ad, dt)
     nv_fixed = _check_noise(noise_var, batch, xp, Y)
     learn = (noise_var is None) if learn_noise is None else bool(learn_noise)
-    gamma = _gamma0(gamma0, batch, N, xp, rdt, Y)
+    gamma = _gamma0(gamma0, batch, N, xp, rdt, Y, A=Ad)
     return _sbl_core(xp, Ad, op, Y, batch, tuple(in_shape), nv_fixed, learn, gamma, update=update,
                      max_iter=max_iter, tol=tol, prune=prune, form=form, diag=diag, n_probes=n_probes,
                      cg_tol=cg_tol, seed=seed, record_every=record_every, check_every=check_every,
@@ -407,8 +429,8 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
             xcb = xp.reshape(xm, batch + ((N, Lc) if multi else in_shape))
         if mon.step(xp.reshape(crit, batch), xcb, **metrics):
             break
-        if not matrix_free:
-            compact()
+        if not matrix_free and mon.iteration % mon.check_every == 0:
+            compact()  # host-side index bookkeeping only at convergence checks (pruned gamma is 0)
 
     # final E-step with the final gamma
     if not matrix_free:

@@ -141,8 +141,15 @@ def test_sbl_scale_invariance():
     np.testing.assert_allclose(r2.x, c * r1.x, atol=1e-8 * c)
     np.testing.assert_array_equal(r1.extras["support"], r2.extras["support"])
     # learned noise: the data scale is absorbed too
-    r3, r4 = sbl(A, y), sbl(A, c * y, gamma0=c**2)
+    r3, r4 = sbl(A, y, gamma0=1.0), sbl(A, c * y, gamma0=c**2)
     np.testing.assert_allclose(r4.x, c * r3.x, atol=1e-7 * c)
+    # the scale-aware initialisation is equivariant by itself
+    r5, r6 = sbl(A, y, gamma0="scale"), sbl(A, c * y, gamma0="scale")
+    np.testing.assert_allclose(r6.x, c * r5.x, atol=1e-7 * c)
+    r7 = sbl(A, y, gamma0=float(np.sum(y**2) / np.sum(A**2)))
+    np.testing.assert_allclose(r5.x, r7.x, atol=1e-12)
+    with pytest.raises(ValueError, match="gamma0"):
+        sbl(A, y, gamma0="big")
 
 
 def test_sbl_mackay_and_learned_noise():
