@@ -63,6 +63,7 @@ def solve(A: Any, y: Any, method: str = "pc-krosbl", **params: Any) -> Any:
         kw.setdefault("learn_noise", "noise_var" not in kw)
         if method == "pc-krosbl":
             kw.setdefault("beta", [0.8, None, 0.8])
+            kw.setdefault("periodic", [True, False, False])  # the IRS difference angle wraps modulo G
         return kronecker_sbl(A, y, method=method.split("-")[0], **kw)
     dense = A.todense()
     if method == "sbl":

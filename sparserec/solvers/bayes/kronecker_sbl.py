@@ -235,10 +235,25 @@ def svd_mstep(D: Any) -> list[Any]:
     return out
 
 
-def coupling_matrix(n: int, beta: float, like: Any) -> Any:
-    r"""Tridiagonal :math:`C_\beta` (1 on the diagonal, :math:`\beta` on the first off-diagonals)."""
+def coupling_matrix(n: int, beta: float, like: Any, periodic: bool = False) -> Any:
+    r"""Coupling matrix :math:`C_\beta` of PC-KroSBL.
+
+    Tridiagonal (1 on the diagonal, :math:`\beta` on the first off-diagonals, the authors'
+    choice) or, with ``periodic=True``, circulant: :math:`\beta` also on the corners
+    :math:`(0, n-1)` and :math:`(n-1, 0)`, so that the first and last index are neighbours (a mode
+    indexed modulo :math:`n`, such as the IRS difference angle).  For ``n <= 2`` both are the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec.solvers.bayes import coupling_matrix
+    >>> coupling_matrix(4, 0.5, np.zeros(1), periodic=True)[0]
+    array([1. , 0.5, 0. , 0.5])
+    """
     xp = namespace(like)
     C = np.eye(n) + beta * (np.eye(n, k=1) + np.eye(n, k=-1))
+    if periodic and n > 2:
+        C[0, n - 1] = C[n - 1, 0] = beta
     return xp.asarray(C, dtype=like.dtype, **_dev(like))
 
 
@@ -276,6 +291,15 @@ def _factor_arrays(factors: Any, y: Any) -> list[Any]:
     return out
 
 
+def _check_periodic(periodic: Any, I: int) -> list[bool]:
+    pl = list(periodic) if isinstance(periodic, (list, tuple)) else [periodic] * I
+    if len(pl) != I:
+        raise ValueError(f"periodic needs one entry (bool) per factor ({I}), got {len(pl)}")
+    if not all(isinstance(p, (bool, np.bool_)) for p in pl):
+        raise TypeError(f"periodic entries must be bool, got {pl}")
+    return [bool(p) for p in pl]
+
+
 def _check_beta(beta: Any, I: int) -> list[float | None]:
     if beta is None:
         return [0.8] + [None] * (I - 2) + [0.8] if I >= 2 else [0.8]
@@ -298,9 +322,9 @@ def _check_beta(beta: Any, I: int) -> list[float | None]:
 def kronecker_sbl(factors: Any, y: Any, *, method: str = "svd", noise_var: Any = None,
                   learn_noise: bool | None = None, max_iter: int = 150, tol: float = 1e-4,
                   prune: float | Sequence[float] | None = None, prune_abs: float = 0.0,
-                  beta: Any = None, am_tol: float = 1e-5, am_max_iter: int = 200,
-                  pc_max_iter: int = 10, gamma0: Sequence[Any] | None = None, form: str = "auto",
-                  record_every: int = 1, check_every: int = 1,
+                  beta: Any = None, periodic: bool | Sequence[bool] = False, am_tol: float = 1e-5,
+                  am_max_iter: int = 200, pc_max_iter: int = 10, gamma0: Sequence[Any] | None = None,
+                  form: str = "auto", record_every: int = 1, check_every: int = 1,
                   callback: Callable[[SolverState], bool | None] | None = None,
                   verbose: bool = False) -> SolverResult:
     r"""Kronecker-structured SBL for :math:`y = (A_1 \otimes \dots \otimes A_I) x + n`.
@@ -336,6 +360,10 @@ def kronecker_sbl(factors: Any, y: Any, *, method: str = "svd", noise_var: Any =
     beta : float or sequence of (float or None), optional
         PC only: per-factor coupling :math:`\beta \in [0, 1)` (None = uncoupled).  Default
         :math:`\beta = 0.8` on the first and last factors (the IRS configuration).
+    periodic : bool or sequence of bool, default False
+        PC only: per-factor circulant coupling (:func:`coupling_matrix` with ``periodic=True``):
+        the first and last index of a coupled factor are neighbours, for a mode indexed modulo
+        :math:`n_i` (the IRS difference-angle mode).  Default: tridiagonal, as the authors.
     am_tol, am_max_iter : float, int
         AM inner loop: relative change of :math:`\otimes\gamma_i` and sweep cap.
     pc_max_iter : int, default 10
@@ -433,6 +461,9 @@ def kronecker_sbl(factors: Any, y: Any, *, method: str = "svd", noise_var: Any =
     betas = _check_beta(beta, I) if method == "pc" else [None] * I
     if beta is not None and method != "pc":
         raise ValueError("beta is only used by method='pc'")
+    periodics = _check_periodic(periodic, I)
+    if any(periodics) and method != "pc":
+        raise ValueError("periodic is only used by method='pc'")
     ms = tuple(int(f.shape[0]) for f in F)
     ns = tuple(int(f.shape[1]) for f in F)
     M, N = math.prod(ms), math.prod(ns)
@@ -489,7 +520,8 @@ def kronecker_sbl(factors: Any, y: Any, *, method: str = "svd", noise_var: Any =
             raise ValueError(f"gamma0[{i}] must be finite and non-negative")
         g = np.array(np.broadcast_to(g, batch + (ns[i],))).reshape(Bn, ns[i])
         gam_full.append(xp.asarray(g, dtype=rdt, **_dev(Y)))
-    couplings_full = [None if b is None else coupling_matrix(n, b, gam_full[0]) for n, b in zip(ns, betas)]
+    couplings_full = [None if b is None else coupling_matrix(n, b, gam_full[0], periodic=p)
+                      for n, b, p in zip(ns, betas, periodics)]
 
     idx = [np.arange(n) for n in ns]
     A_act = list(F)
@@ -614,7 +646,8 @@ def kronecker_sbl(factors: Any, y: Any, *, method: str = "svd", noise_var: Any =
         "cost": xp.reshape(xp.real(cost), batch),
     }
     params = {"method": method, "max_iter": max_iter, "tol": tol, "prune": tuple(prunes),
-              "prune_abs": prune_abs, "beta": tuple(betas), "learn_noise": learn, "form": form,
+              "prune_abs": prune_abs, "beta": tuple(betas),
+              "periodic": tuple(periodics), "learn_noise": learn, "form": form,
               "am_tol": am_tol, "am_max_iter": am_max_iter, "n_factors": I,
               "complex": is_complex_dtype(dt), "n_inner_sweeps": n_inner_total}
     return mon.result(xp.reshape(mean, xshape), params=params, extras=extras)
