@@ -277,3 +277,86 @@ def test_lasso_compaction_and_row_chunks(backend, monkeypatch):
         r1 = pg.lasso(A, Y[i], float(lam[i]), tol=1e-10)
         f, f1 = _obj(A, xr[i], Y[i], lam[i]), _obj(A, r1.x, Y[i], lam[i])
         assert abs(f - f1) <= 1e-7 * max(f1, 1e-12)
+
+
+# ------------------------------------------------------------------------- homotopy lasso
+def _saturated_lasso_data(seed=30, m=60, n=600, n_targets=5):
+    """make_regression-like data whose Lasso solutions have nearly as many non-zeros as samples."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, n))
+    W = np.zeros((n_targets, n))
+    for i in range(n_targets):
+        W[i, rng.choice(n, 15, replace=False)] = rng.uniform(-50, 50, 15)
+    Y = W @ A.T + rng.standard_normal((n_targets, m))
+    return A, Y
+
+
+def test_lasso_homotopy_matches_sklearn_kkt_per_problem_lam():
+    from sklearn.linear_model import Lasso
+
+    from sparserec.solvers.convex import lasso
+
+    A, Y = _saturated_lasso_data()
+    m = A.shape[0]
+    lam = np.array([0.5, 1.0, 5.0, 20.0, 200.0]) * m / 60
+    res = lasso(A, Y, lam, tol=1e-10, method="homotopy")
+    assert res.converged.all()
+    assert res.extras["homotopy_steps"] > 0 and res.extras["inner_iterations"] == 0  # exact path
+    fi = lasso(A, Y[2:], lam[2:], tol=1e-10, method="fista")  # (slow on the saturated ones)
+    for i in range(len(lam)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sk = Lasso(alpha=lam[i] / m, fit_intercept=False, tol=1e-6, max_iter=100000).fit(A, Y[i]).coef_
+        f, f_sk = _obj(A, res.x[i], Y[i], lam[i]), _obj(A, sk, Y[i], lam[i])
+        assert f <= f_sk * (1 + 1e-6)
+        if i >= 2:
+            assert abs(_obj(A, fi.x[i - 2], Y[i], lam[i]) - f) <= 1e-6 * f
+        _kkt_l1(A, res.x[i], Y[i], lam[i], 1e-7)
+    assert np.count_nonzero(res.x[0]) >= 40  # the hard, nearly saturated regime
+
+
+@pytest.mark.parametrize("positivity", [False, True])
+def test_lasso_homotopy_fallback_when_active_set_full(positivity, monkeypatch):
+    """Paths that cannot finish (capacity reached) are completed by the working-set FISTA."""
+    import sparserec.solvers.convex._lasso_active_set as las
+    from sparserec.solvers.convex import lasso
+
+    A, Y = _saturated_lasso_data(seed=31, n_targets=3)
+    lam = np.array([2.0, 10.0, 3000.0])
+    ref = lasso(A, Y, lam, tol=1e-10, positivity=positivity, method="fista")
+    monkeypatch.setattr(las, "_MAX_SLOTS", 6)
+    res = lasso(A, Y, lam, tol=1e-10, positivity=positivity, method="homotopy")
+    assert res.converged.all() and res.extras["inner_iterations"] > 0
+    for i in range(3):
+        f, f0 = _obj(A, res.x[i], Y[i], lam[i]), _obj(A, ref.x[i], Y[i], lam[i])
+        assert abs(f - f0) <= 1e-6 * f0
+    if positivity:
+        assert res.x.min() >= 0
+
+
+def test_lasso_homotopy_positivity_matches_cvxpy():
+    from sparserec.solvers.convex import lasso
+
+    A, Y = _saturated_lasso_data(seed=32, m=30, n=120, n_targets=2)
+    lam = np.array([5.0, 50.0])
+    res = lasso(A, Y, lam, tol=1e-10, positivity=True, method="homotopy")
+    assert res.converged.all() and res.x.min() >= 0
+    for i in range(2):
+        ref = cvx.lasso(A, Y[i], float(lam[i]), positivity=True)
+        assert abs(_obj(A, res.x[i], Y[i], lam[i]) - ref.value) <= 1e-6 * ref.value
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch missing")
+def test_lasso_homotopy_torch_and_bad_method():
+    from sparserec.solvers.convex import lasso
+
+    A, Y = _saturated_lasso_data(seed=33, m=30, n=120, n_targets=2)
+    rn = lasso(A, Y, 3.0, tol=1e-10)
+    rt = lasso(convert(A, "torch-cpu"), convert(Y, "torch-cpu"), 3.0, tol=1e-10, method="homotopy")
+    assert rt.extras["homotopy_steps"] > 0 and isinstance(rt.x, __import__("torch").Tensor)
+    np.testing.assert_allclose(rt.x.numpy(), rn.x, atol=1e-8)
+    with pytest.raises(ValueError, match="method"):
+        lasso(A, Y, 3.0, method="lars")
+    # lam above lambda_max: zero without any step
+    big = lasso(A, Y, 10 * np.abs(Y @ A).max())
+    assert not big.x.any()
