@@ -4,7 +4,7 @@ Rows (format in ``benchmarks/README.md``):
 
 a. OMP with 32 right-hand sides on a 2000 x 10000 dictionary (unit-norm Gaussian columns),
    k = 100 atoms, float64, vs ``sklearn.linear_model.orthogonal_mp(X, Y, n_nonzero_coefs=k)``
-   (which loops over the targets).  Target >= 20x.  sparserec's default ``precision="mixed"``
+   (which loops over the targets).  Target >= 20x.  sparserec's ``precision="mixed"``
    (32-bit correlations with exact 64-bit re-selection of near-ties).
 b. ``precision="bf16"``: bfloat16 correlations through torch (AMX / AVX512-BF16 units, 32-bit
    accumulation) with the same rigorous 64-bit re-selection; single thread, and 2 threads
@@ -85,9 +85,15 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                 f"identical supports {same:.0%}")
 
     rows = []
-    t_mixed, res = _best(lambda: omp(A, Y, n_nonzero=k), reps)
-    rows.append(_row(f"OMP numpy, {size}", t_mixed, peer, t_peer, 20,
-                     notes(np.asarray(res.x), "precision='mixed' (default)", res)))
+    t_mixed, res = _best(lambda: omp(A, Y, n_nonzero=k, precision="mixed"), reps)
+    rows.append(_row(f"OMP numpy precision='mixed', {size}", t_mixed, peer, t_peer, 20,
+                     notes(np.asarray(res.x), "precision='mixed'", res)))
+    from sparserec.solvers.convex.greedy import _cpu_has_bf16
+
+    auto = "bf16" if (_cpu_has_bf16() and A.shape[0] * A.shape[1] >= 4_000_000) else "mixed"
+    t_auto, res = _best(lambda: omp(A, Y, n_nonzero=k), reps)
+    rows.append(_row(f"OMP numpy default (precision='auto' -> {auto}), {size}", t_auto, peer, t_peer, 20,
+                     notes(np.asarray(res.x), f"default precision='auto' resolved to {auto!r} on this CPU", res)))
     t_bf, res = _best(lambda: omp(A, Y, n_nonzero=k, precision="bf16"), reps)
     rows.append(_row(f"OMP numpy precision='bf16', {size}", t_bf, peer, t_peer, 20,
                      notes(np.asarray(res.x), "precision='bf16': bfloat16 correlations (torch, 32-bit "

@@ -317,8 +317,29 @@ def _omp_device(A: Any, op: LinearOperator, dense: Any, Y: Any, xp: Any, batch: 
 
 
 # ---------------------------------------------------------------------------------- OMP
+_BF16_CPU: bool | None = None
+
+
+def _cpu_has_bf16() -> bool:
+    """True if the CPU advertises bfloat16 units (Linux /proc/cpuinfo) and torch is importable."""
+    global _BF16_CPU
+    if _BF16_CPU is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                flags = f.read()
+            has = ("avx512_bf16" in flags) or ("amx_bf16" in flags)
+        except OSError:
+            has = False
+        if has:
+            import importlib.util
+
+            has = importlib.util.find_spec("torch") is not None
+        _BF16_CPU = has
+    return _BF16_CPU
+
+
 def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
-        precision: str = "mixed", record_every: int = 1,
+        precision: str = "auto", record_every: int = 1,
         callback: Callable[[SolverState], bool | None] | None = None, verbose: bool = False,
         check_every: int = 1) -> SolverResult:
     r"""Orthogonal matching pursuit for a batch of right-hand sides (incremental Cholesky).
@@ -339,7 +360,10 @@ def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
     tol : float or array broadcastable to ``batch``, optional
         Stop a problem when its residual norm :math:`\|y - A x\|_2 \le` ``tol``.  Note:
         scikit-learn's ``orthogonal_mp`` uses the *squared* norm; pass ``sqrt(tol_sklearn)``.
-    precision : {"mixed", "bf16", "full"}, default "mixed"
+    precision : {"auto", "mixed", "bf16", "full"}, default "auto"
+        ``"auto"`` picks ``"bf16"`` for large (m n >= 4e6) real dense dictionaries on CPUs that
+        advertise bfloat16 units (``avx512_bf16`` or ``amx_bf16`` in ``/proc/cpuinfo``) when torch
+        is installed, and ``"mixed"`` otherwise; the selected atoms are the same in every mode.
         For a dense 64-bit dictionary, ``"mixed"`` computes the correlations in 32-bit (twice
         the speed of the dominant product) and re-evaluates in 64-bit every atom whose
         32-bit correlation is within a rigorous rounding-error bound of the maximum, so the
@@ -423,8 +447,12 @@ def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
         tvec = np.full(B, -1.0)
     kvec = np.minimum(kvec, min(m, n) if tol is not None else n)
     kmax = int(kvec.max()) if B else 0
-    if precision not in ("mixed", "full", "bf16"):
-        raise ValueError(f"precision must be 'mixed', 'bf16' or 'full', got {precision!r}")
+    if precision not in ("auto", "mixed", "full", "bf16"):
+        raise ValueError(f"precision must be 'auto', 'mixed', 'bf16' or 'full', got {precision!r}")
+    if precision == "auto":
+        big = dense is not None and m * n >= 4_000_000 and not is_complex_dtype(dt)
+        on_cpu = not (is_torch(Y) and Y.device.type != "cpu")
+        precision = "bf16" if (big and on_cpu and _cpu_has_bf16()) else "mixed"
     if is_torch(Y) and int(check_every) > 1 and B:
         return _omp_device(A, op, dense, Y, xp, batch, dt, kvec, tvec, tol is not None, kmax,
                            record_every, callback, int(check_every))
@@ -450,8 +478,6 @@ def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
     active &= ~(rnorm <= tvec)
     active &= ynorm > 0
     Ac = xp.conj(dense) if (dense is not None and cplx) else dense
-    if precision not in ("mixed", "full", "bf16"):
-        raise ValueError(f"precision must be 'mixed', 'bf16' or 'full', got {precision!r}")
     Alow = None
     if precision == "bf16" and (dense is None or cplx or dtype_name(rdt) not in ("float32", "float64")):
         precision = "mixed"  # bfloat16 products: real dense dictionaries only
