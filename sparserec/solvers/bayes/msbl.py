@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..._backend import check_finite, dtype_name, is_array, namespace, real_dtype, result_dtype
-from ..result import SolverResult, SolverState, check_max_iter, check_tol
-from .sbl import _check_noise, _gamma0, _resolve_dictionary, _sbl_core
+from ..result import SolverResult, SolverState
+from .sbl import _check_noise, _check_options, _gamma0, _resolve_dictionary, _sbl_core
 
 __all__ = ["msbl"]
 
@@ -60,17 +60,10 @@ def msbl(A: Any, Y: Any, *, noise_var: Any = None, learn_noise: bool | None = No
     >>> np.flatnonzero(res.extras["support"]).tolist()
     [5, 17, 33]
     """
-    if update not in ("em", "mackay"):
-        raise ValueError(f"update must be 'em' or 'mackay', got {update!r}")
-    if form not in ("auto", "measurement", "coefficient"):
-        raise ValueError(f"form must be 'auto', 'measurement' or 'coefficient', got {form!r}")
+    max_iter, tol, prune = _check_options(update, form, ("auto", "measurement", "coefficient"), max_iter, tol,
+                                          prune)
     if not is_array(Y):
         raise TypeError(f"Y must be a numpy array or torch tensor, got {type(Y).__name__}")
-    max_iter = check_max_iter(max_iter)
-    tol = check_tol(tol)
-    prune = check_tol(prune, "prune")
-    if prune >= 1:
-        raise ValueError(f"prune must lie in [0, 1), got {prune}")
     Ad, _, info = _resolve_dictionary(A, Y, form, multi=True)
     M, N = info["M"], info["N"]
     if Y.ndim < 2 or Y.shape[-2] != M:

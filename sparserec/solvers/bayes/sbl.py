@@ -120,6 +120,22 @@ def _gamma0(gamma0: Any, batch: tuple[int, ...], N: int, xp: Any, rdt: Any, like
 
 
 # ---------------------------------------------------------------------------- the solver
+def _check_options(update: str, form: str, forms: tuple[str, ...], max_iter: Any, tol: Any,
+                   prune: Any) -> tuple[int, float, float]:
+    """Shared validation of the SBL/M-SBL options; returns ``(max_iter, tol, prune)``."""
+    if update not in ("em", "mackay"):
+        raise ValueError(f"update must be 'em' or 'mackay', got {update!r}")
+    if form not in forms:
+        q = [f"'{f}'" for f in forms]
+        raise ValueError(f"form must be {', '.join(q[:-1])} or {q[-1]}, got {form!r}")
+    max_iter = check_max_iter(max_iter)
+    tol = check_tol(tol)
+    prune = check_tol(prune, "prune")
+    if prune >= 1:
+        raise ValueError(f"prune must lie in [0, 1), got {prune}")
+    return max_iter, tol, prune
+
+
 def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = None,
         update: str = "em", max_iter: int = 300, tol: float = 1e-4, prune: float = 1e-3,
         gamma0: Any = None, form: str = "auto", diag: str = "hutchinson", n_probes: int = 32,
@@ -226,17 +242,10 @@ def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = Non
     >>> res.extras["posterior_var"].shape
     (100,)
     """
-    if update not in ("em", "mackay"):
-        raise ValueError(f"update must be 'em' or 'mackay', got {update!r}")
-    if form not in ("auto", "measurement", "coefficient", "operator"):
-        raise ValueError(f"form must be 'auto', 'measurement', 'coefficient' or 'operator', got {form!r}")
+    max_iter, tol, prune = _check_options(update, form, ("auto", "measurement", "coefficient", "operator"),
+                                          max_iter, tol, prune)
     if not is_array(y):
         raise TypeError(f"y must be a numpy array or torch tensor, got {type(y).__name__}")
-    max_iter = check_max_iter(max_iter)
-    tol = check_tol(tol)
-    prune = check_tol(prune, "prune")
-    if prune >= 1:
-        raise ValueError(f"prune must lie in [0, 1), got {prune}")
     Ad, op, info = _resolve_dictionary(A, y, form)
     M, N = info["M"], info["N"]
     out_shape, in_shape = info["out_shape"], info["in_shape"]
