@@ -68,7 +68,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             e["markov"].append(_nmse(r.x, x))
             e["iid"].append(_nmse(turbo_vbi(A, y, IndependentSupport(0.1)).x, x))
             t0 = time.perf_counter()
-            rs = sbl(A, y)
+            rs = sbl(A, y, update="em")
             t_sbl += time.perf_counter() - t0
             e["sbl"].append(_nmse(rs.x, x))
             sup = x != 0

@@ -61,7 +61,7 @@ def problem(seed, snr):
 methods = {
     "SVD-KroSBL": lambda A, Ad, y, s2: kronecker_sbl(A, y, method="svd", noise_var=s2).x,
     "AM-KroSBL": lambda A, Ad, y, s2: kronecker_sbl(A, y, method="am", noise_var=s2).x,
-    "classical SBL": lambda A, Ad, y, s2: sbl(Ad, y, noise_var=s2, max_iter=150).x,
+    "classical SBL": lambda A, Ad, y, s2: sbl(Ad, y, noise_var=s2, max_iter=150, update="em").x,
 }
 if komp is not None:
     methods["KOMP"] = lambda A, Ad, y, s2: komp(A, y).x

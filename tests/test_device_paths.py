@@ -112,16 +112,17 @@ def _cases():
                                                       c(_problem()[1][:, :30]), method="svd", max_iter=30, tol=0,
                                                       check_every=ce), True, 1e-6),
         "fcls": (lambda c, ce: fcls(c(_unmix()[0]), c(_unmix()[1])), False, 1e-8),
-        "sunsal": (lambda c, ce: sunsal(c(_unmix()[0]), c(_unmix()[1]), lam=1e-3, max_iter=80, tol=0), True, 1e-7),
+        "sunsal": (lambda c, ce: sunsal(c(_unmix()[0]), c(_unmix()[1]), lam=1e-3, max_iter=80, tol=0,
+                                        check_every=ce), True, 1e-7),
         "turbo_vbi": (lambda c, ce: turbo_vbi(c(_problem()[0]), c(_problem()[1]), MarkovChainSupport(0.1, 0.3),
-                                              max_iter=20, tol=0), True, 1e-6),
+                                              max_iter=20, tol=0, check_every=ce), True, 1e-6),
     }
     return cases
 
 
 CASES = _cases()
-# solvers whose per-iteration work still synchronises with the host (tracked in issue 13)
-SYNC_PER_ITERATION = {"pc_sbl", "sunsal", "turbo_vbi"}
+# solvers whose per-iteration work still synchronises with the host (tracked in issue 13): none
+SYNC_PER_ITERATION: set[str] = set()
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -28,8 +28,10 @@ class SBLRegressor(BatchedLinearRegressor):
 
     Parameters
     ----------
-    update : {"em", "mackay"}, default "em"
-        Hyper-parameter update (EM is monotone in the evidence; MacKay is faster).
+    update : {"auto", "em", "mackay"}, default "auto"
+        Hyper-parameter update (see :func:`~sparserec.solvers.bayes.sbl`: ``"auto"`` is MacKay's
+        update with a cost safeguard and re-admission of wrongly pruned columns; EM is monotone
+        in the evidence but slow; plain MacKay is fastest but unguarded).
     noise_var : float or None, default None
         Known noise variance; ``None`` learns it (EM).
     prune : float, default 1e-3
@@ -79,7 +81,7 @@ class SBLRegressor(BatchedLinearRegressor):
     (2,)
     """
 
-    def __init__(self, *, update: str = "em", noise_var: float | None = None, prune: float = 1e-3,
+    def __init__(self, *, update: str = "auto", noise_var: float | None = None, prune: float = 1e-3,
                  max_iter: int = 300, tol: float = 1e-4, fit_intercept: bool = True) -> None:
         self.update = update
         self.noise_var = noise_var
@@ -89,8 +91,8 @@ class SBLRegressor(BatchedLinearRegressor):
         self.fit_intercept = fit_intercept
 
     def _check_params(self, n_samples: int, n_features: int) -> None:
-        if self.update not in ("em", "mackay"):
-            raise ValueError(f"update must be 'em' or 'mackay', got {self.update!r}")
+        if self.update not in ("auto", "em", "mackay"):
+            raise ValueError(f"update must be 'auto', 'em' or 'mackay', got {self.update!r}")
         for name, low in (("prune", 0.0), ("tol", 0.0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < low:

@@ -60,7 +60,37 @@ def laplacian_transfer(shape: Sequence[int], real: bool = True) -> np.ndarray:
     return 4.0 - 2.0 * np.cos(2 * np.pi * k) - 2.0 * np.cos(2 * np.pi * l_)
 
 
+def _host(image: Any) -> Any:
+    """A host (numpy-convertible) view of ``image``: torch tensors are detached and copied to the CPU."""
+    if hasattr(image, "detach") and hasattr(image, "cpu"):
+        return image.detach().cpu().numpy()
+    return image
+
+
+def _torch_target(image: Any) -> tuple[Any, Any] | None:
+    """``(device, dtype)`` for results of a torch ``image`` (float32/float64 kept, other dtypes
+    become float64), or None for anything else (the numpy path)."""
+    from ..._backend import is_torch
+
+    if not is_torch(image):
+        return None
+    import torch
+
+    dt = image.dtype if image.dtype in (torch.float32, torch.float64) else torch.float64
+    return image.device, dt
+
+
+def _to_torch(a: Any, target: tuple[Any, Any], dtype: Any = None) -> Any:
+    """``a`` (numpy or torch) as a tensor on ``target``'s device (its dtype unless ``dtype``)."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return a.to(device=target[0], dtype=dtype or target[1])
+    return torch.as_tensor(np.asarray(a), device=target[0], dtype=dtype or target[1])
+
+
 def _as_batch_param(v: Any, batch: tuple[int, ...], name: str) -> np.ndarray:
+    v = _host(v)
     a = np.asarray(v, dtype=float)
     if not np.all(np.isfinite(a)) or np.any(a < 0):
         raise ValueError(f"{name} must be finite and non-negative, got {v}")
@@ -71,7 +101,7 @@ def _as_batch_param(v: Any, batch: tuple[int, ...], name: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- Fourier baselines
-def tikhonov(image: Any, psf: Any, lam: Any = 9e-3, *, reg: str = "laplacian") -> np.ndarray:
+def tikhonov(image: Any, psf: Any, lam: Any = 9e-3, *, reg: str = "laplacian") -> Any:
     r"""Tikhonov deconvolution in closed form (Fourier domain), batched.
 
     Parameters
@@ -84,7 +114,9 @@ def tikhonov(image: Any, psf: Any, lam: Any = 9e-3, *, reg: str = "laplacian") -
 
     Returns
     -------
-    numpy.ndarray (*batch, H, W)
+    array (*batch, H, W)
+        numpy for numpy input; a tensor on the input's device for a torch ``image`` (the filter
+        is applied with ``torch.fft`` on that device).
 
     Notes
     -----
@@ -104,10 +136,14 @@ def tikhonov(image: Any, psf: Any, lam: Any = 9e-3, *, reg: str = "laplacian") -
     >>> bool(np.isclose(x.sum(), y.sum()))
     True
     """
-    y = check_image(image)
-    shp = y.shape[-2:]
+    tgt = _torch_target(image)
+    y = check_image(_host(image)) if tgt is None or image.dtype.is_complex else None
+    shape = tuple(image.shape) if y is None else y.shape
+    if y is None and (len(shape) < 2 or shape[-1] < 2 or shape[-2] < 2):
+        check_image(_host(image))  # raises the shape error
+    shp = shape[-2:]
     H = psf_to_otf(check_psf(psf, shp), shp)
-    lam_b = _as_batch_param(lam, y.shape[:-2], "lam")[..., None, None]
+    lam_b = _as_batch_param(lam, shape[:-2], "lam")[..., None, None]
     if reg == "laplacian":
         R2 = laplacian_transfer(shp) ** 2
     elif reg == "identity":
@@ -118,7 +154,15 @@ def tikhonov(image: Any, psf: Any, lam: Any = 9e-3, *, reg: str = "laplacian") -
     if np.any(den == 0):
         raise ValueError("tikhonov: the PSF transfer function and the regulariser vanish at a common "
                          "frequency; use lam > 0 with reg='identity' or a different PSF")
-    return np.fft.irfft2(np.conj(H) * np.fft.rfft2(y) / den, shp)
+    if y is not None:
+        return np.fft.irfft2(np.conj(H) * np.fft.rfft2(y) / den, shp)
+    import torch
+
+    yt = _to_torch(image, tgt)
+    if not bool(torch.isfinite(yt).all()):
+        check_image(_host(image))  # raises the NaN/Inf error
+    F = _to_torch(np.conj(H) / den, tgt, torch.complex64 if tgt[1] == torch.float32 else torch.complex128)
+    return torch.fft.irfft2(F * torch.fft.rfft2(yt), s=shp)
 
 
 def _wiener_ml_alpha(Y2: np.ndarray, a: np.ndarray, noise: float, n: int) -> float:
@@ -154,7 +198,9 @@ def wiener(image: Any, psf: Any, sigma: Any = None, *, signal_psd: Any = None,
 
     Returns
     -------
-    x : numpy.ndarray (*batch, H, W)
+    x : array (*batch, H, W)
+        numpy for numpy input; for a torch ``image`` a tensor on its device (the prior scale is
+        fitted on a host copy with scipy, the filter applied on the device).
     lam : numpy.ndarray (batch), only with ``return_lam``
 
     Notes
@@ -173,7 +219,8 @@ def wiener(image: Any, psf: Any, sigma: Any = None, *, signal_psd: Any = None,
     over :math:`k \ne 0` (the zero frequency is unregularised, so the flux is preserved).
     The Wiener filter is thus a noise-adaptive Tikhonov filter.
     """
-    y = check_image(image)
+    tgt = _torch_target(image)
+    y = check_image(_host(image))
     shp = y.shape[-2:]
     batch = y.shape[:-2]
     h = check_psf(psf, shp)
@@ -187,7 +234,13 @@ def wiener(image: Any, psf: Any, sigma: Any = None, *, signal_psd: Any = None,
             raise ValueError(f"signal_psd must be a finite non-negative array of shape {tuple(shp)}")
         H = psf_to_otf(h, shp, real=False)
         F = np.conj(H) * S / (np.abs(H) ** 2 * S + n * sig[..., None, None] ** 2 + 1e-300)
-        x = np.real(np.fft.ifft2(F * np.fft.fft2(y)))
+        if tgt is None:
+            x = np.real(np.fft.ifft2(F * np.fft.fft2(y)))
+        else:
+            import torch
+
+            cdt = torch.complex64 if tgt[1] == torch.float32 else torch.complex128
+            x = torch.real(torch.fft.ifft2(_to_torch(F, tgt, cdt) * torch.fft.fft2(_to_torch(image, tgt))))
         return (x, np.full(batch, np.nan)) if return_lam else x
     H = psf_to_otf(h, shp)
     L2 = laplacian_transfer(shp) ** 2
@@ -202,7 +255,7 @@ def wiener(image: Any, psf: Any, sigma: Any = None, *, signal_psd: Any = None,
         lam[idx] = s2 / alpha if alpha > 0 else np.inf
     if np.any(~np.isfinite(lam)):
         raise ValueError("wiener: the data show no signal above the noise (alpha = 0)")
-    x = tikhonov(y, h, lam)
+    x = tikhonov(y if tgt is None else _to_torch(image, tgt), h, lam)
     return (x, lam) if return_lam else x
 
 
@@ -212,7 +265,7 @@ def starlet_deconvolve(image: Any, psf: Any, *, sigma: Any = None, n_scales: int
                        thresholds: str = "psf", positivity: bool = True, n_reweights: int = 1,
                        max_iter: int = 300, tol: float = 1e-6, relaxation: float = 1.0,
                        solver: str = "condat_vu", generation: int = 1, x0: Any = None,
-                       verbose: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+                       verbose: bool = False) -> tuple[Any, dict[str, Any]]:
     r"""Sparse deconvolution with a starlet prior and positivity, batched over ``(*batch, H, W)``.
 
     Parameters
@@ -252,7 +305,10 @@ def starlet_deconvolve(image: Any, psf: Any, *, sigma: Any = None, n_scales: int
 
     Returns
     -------
-    x : numpy.ndarray (*batch, H, W)
+    x : array (*batch, H, W)
+        numpy for numpy input; for a torch ``image`` a tensor on its device: the solver, the
+        operators and the reweighting run there (the noise estimate and the thresholds, a few
+        numbers per image, are computed on a host copy).
     info : dict
         ``sigma`` (per image), ``thresholds`` (per-scale :math:`\Lambda_j/\sigma`), ``n_iter``
         (total), ``solver_results`` (one :class:`~sparserec.SolverResult` per pass), ``tau``,
@@ -276,7 +332,8 @@ def starlet_deconvolve(image: Any, psf: Any, *, sigma: Any = None, n_scales: int
     from ...prox import L1
     from ...solvers.convex import condat_vu, fista
 
-    y = check_image(image)
+    tgt = _torch_target(image)
+    y = check_image(_host(image))
     shp = y.shape[-2:]
     batch = y.shape[:-2]
     h = check_psf(psf, shp)
@@ -302,22 +359,26 @@ def starlet_deconvolve(image: Any, psf: Any, *, sigma: Any = None, n_scales: int
     if int(n_reweights) < 0:
         raise ValueError(f"n_reweights must be >= 0, got {n_reweights}")
     results = []
-    x = None if x0 is None else check_image(x0, "x0").copy()
+    x = None if x0 is None else check_image(_host(x0), "x0").copy()
+    w0_host = weights0
+    if tgt is not None:  # solve on the input's device
+        y = _to_torch(image, tgt)
+        A = A.to(device=tgt[0], dtype=tgt[1], backend="torch")
+        W = W.to(device=tgt[0], dtype=tgt[1], backend="torch")
+        weights0 = _to_torch(np.ascontiguousarray(weights0), tgt)
+        x = None if x is None else _to_torch(x, tgt)
     wts: Any = weights0
     n_iter = 0
     if solver == "condat_vu":
         for it in range(int(n_reweights) + 1):
             res = condat_vu(A, y, W, lam=sig, weights=wts, positivity=positivity, max_iter=max_iter,
                             tol=tol, relaxation=relaxation, x0=x, verbose=verbose, record_every=0)
-            x = np.asarray(res.x)
+            x = np.asarray(res.x) if tgt is None else res.x
             results.append(res)
             n_iter += int(np.max(res.n_iter))
             if it < int(n_reweights):
-                lam0 = sig.reshape(batch + (1, 1, 1)) * weights0
-                Wx = W.apply(x)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    fac = np.where(lam0 > 0, 1.0 / (1.0 + np.abs(Wx) / np.where(lam0 > 0, lam0, 1.0)), 1.0)
-                wts = weights0 * fac
+                lam0 = sig.reshape(batch + (1, 1, 1)) * w0_host
+                wts = weights0 * _reweight_factor(W.apply(x), lam0)
         params = results[-1].params
         extra = {"tau": params["tau"], "sigma_dual": params["sigma"], "lipschitz": params["lipschitz"],
                  "W_norm_sq": params["W_norm_sq"]}
@@ -327,25 +388,37 @@ def starlet_deconvolve(image: Any, psf: Any, *, sigma: Any = None, n_scales: int
         for it in range(int(n_reweights) + 1):
             res = fista(AR, y, penalty=L1(weights=wts), lam=sig, max_iter=max_iter, tol=tol, x0=a0,
                         record_every=0, verbose=verbose)
-            a0 = np.asarray(res.x)
+            a0 = np.asarray(res.x) if tgt is None else res.x
             results.append(res)
             n_iter += int(np.max(res.n_iter))
             if it < int(n_reweights):
                 if batch:
                     raise ValueError("reweighting with solver='fista' supports one image at a time")
                 lam0 = float(sig) * weights0
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    fac = np.where(lam0 > 0, 1.0 / (1.0 + np.abs(a0) / np.where(lam0 > 0, lam0, 1.0)), 1.0)
-                wts = weights0 * fac
+                wts = weights0 * _reweight_factor(a0, lam0)
         x = W.adjoint(a0)
         if positivity:
-            x = np.clip(x, 0.0, None)
+            x = np.clip(x, 0.0, None) if tgt is None else x.clamp(min=0.0)
         extra = {"step": results[-1].params.get("step")}
     else:
         raise ValueError(f"solver must be 'condat_vu' or 'fista', got {solver!r}")
     info = {"sigma": sig, "thresholds": base, "k": kj, "n_iter": n_iter, "solver": solver,
             "solver_results": results, **extra}
-    return np.asarray(x), info
+    return (np.asarray(x) if tgt is None else x), info
+
+
+def _reweight_factor(c: Any, lam0: Any) -> Any:
+    r"""Reweighting factor :math:`1/(1 + |c|/\Lambda_0)` where :math:`\Lambda_0 > 0`, else 1
+    (numpy or torch, on the arrays' device)."""
+    if isinstance(c, np.ndarray):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(lam0 > 0, 1.0 / (1.0 + np.abs(c) / np.where(lam0 > 0, lam0, 1.0)), 1.0)
+    import torch
+
+    lam0 = torch.as_tensor(lam0, dtype=c.dtype, device=c.device)
+    pos = lam0 > 0
+    one = torch.ones_like(lam0)
+    return torch.where(pos, 1.0 / (1.0 + c.abs() / torch.where(pos, lam0, one)), one)
 
 
 def debias(x0: Any, image: Any, psf: Any, *, sigma: Any = None, n_scales: int = 4,
@@ -423,15 +496,16 @@ class DeconvolutionResult:
 
     Attributes
     ----------
-    image : numpy.ndarray (*batch, H, W)
-        The deconvolved image(s).
+    image : numpy.ndarray or torch.Tensor (*batch, H, W)
+        The deconvolved image(s): numpy for numpy input, a tensor on the input's device for a
+        torch input.
     method : str
     report : dict
         ``sigma`` (noise std used, per image), ``n_iter``, ``flux_in``/``flux_out`` (per image),
         ``time_s``, ``params`` (resolved settings), and method-specific entries.
     """
 
-    image: np.ndarray
+    image: Any
     method: str
     report: dict[str, Any] = field(default_factory=dict)
 
@@ -443,7 +517,7 @@ class DeconvolutionResult:
                  "n_iter": self.report.get("n_iter"),
                  "flux_in": np.asarray(self.report.get("flux_in")).ravel().tolist(),
                  "flux_out": np.asarray(self.report.get("flux_out")).ravel().tolist()}
-        write_image(path, self.image, header=header, method=self.method,
+        write_image(path, _host(self.image), header=header, method=self.method,
                     params=self.report.get("params", {}), extra=extra, overwrite=overwrite)
 
 
@@ -508,6 +582,17 @@ def deconvolve(image: Any, psf: Any, method: str = "starlet", *, sigma: Any = No
     -------
     DeconvolutionResult
         ``.image`` and ``.report`` (noise level, iterations, flux in/out, time, parameters).
+        ``.image`` has the input's type: numpy for numpy input (float64), a tensor on the
+        input's device for a torch input (its dtype if float32/float64, else float64).
+
+    Notes
+    -----
+    Torch input: validation, NaN filling, padding and the noise estimate (a few numbers per
+    image) use a host copy; the solve itself runs on the input's device for ``"tikhonov"``
+    (``torch.fft``), ``"wiener"`` (the prior scale is fitted on the host with scipy, the filter
+    applied on the device) and ``"starlet"`` (Condat–Vũ or FISTA with the convolution and
+    starlet operators moved to the device).  ``"learned"`` and the :func:`debias` step run on
+    the host (numpy) and their result is moved back to the input's device at the end.
 
     Examples
     --------
@@ -524,7 +609,8 @@ def deconvolve(image: Any, psf: Any, method: str = "starlet", *, sigma: Any = No
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if nan_policy not in ("raise", "fill"):
         raise ValueError(f"nan_policy must be 'raise' or 'fill', got {nan_policy!r}")
-    y = check_image(image, allow_nan=(nan_policy == "fill"))
+    tgt = _torch_target(image)
+    y = check_image(_host(image), allow_nan=(nan_policy == "fill"))
     y, n_nan = _fill_nan(y)
     h = check_psf(psf, normalize=False)
     if pixel_scale is not None and psf_pixel_scale is not None:
@@ -553,18 +639,19 @@ def deconvolve(image: Any, psf: Any, method: str = "starlet", *, sigma: Any = No
     sig = _as_batch_param(sigma, batch, "sigma")
     report: dict[str, Any] = {"sigma": sig, "n_nan_filled": n_nan}
     params: dict[str, Any] = {"method": method, "pad": p}
+    yd = y if tgt is None else _to_torch(y, tgt)  # the data the solvers see (on the input's device)
     if method == "tikhonov":
-        x = tikhonov(y, h, lam, **kwargs)
+        x = tikhonov(yd, h, lam, **kwargs)
         params.update(lam=lam, reg=kwargs.get("reg", "laplacian"))
         report["n_iter"] = 0
     elif method == "wiener":
-        x, lam_w = wiener(y, h, sig, return_lam=True, **kwargs)
+        x, lam_w = wiener(yd, h, sig, return_lam=True, **kwargs)
         params.update(lam_equivalent=lam_w)
         report["n_iter"] = 0
     elif method == "starlet":
         if n_reweights is None:
             n_reweights = 1 if solver == "condat_vu" else 0
-        x, info = starlet_deconvolve(y, h, sigma=sig, n_scales=n_scales, k=k, k_finest=k_finest,
+        x, info = starlet_deconvolve(yd, h, sigma=sig, n_scales=n_scales, k=k, k_finest=k_finest,
                                      n_reweights=n_reweights, max_iter=max_iter, solver=solver,
                                      positivity=positivity, **kwargs)
         params.update(n_scales=n_scales, k=[float(v) for v in np.atleast_1d(k)], k_finest=k_finest,
@@ -582,17 +669,21 @@ def deconvolve(image: Any, psf: Any, method: str = "starlet", *, sigma: Any = No
         report["n_iter"] = 0
         if debias_step is None:
             debias_step = True
-    if debias_step:
-        x_nb = x
-        x, M = debias(x, y, h, sigma=sig, n_scales=n_scales)
+    if debias_step:  # host (numpy) step
+        x_nb = np.asarray(_host(x))
+        x, M = debias(x_nb, y, h, sigma=sig, n_scales=n_scales)
         report["flux_before_debias"] = x_nb.sum(axis=(-2, -1))
         report["support_fraction"] = float(M[..., :-1, :, :].mean())
         params["debias"] = True
+    if tgt is not None and isinstance(x, np.ndarray):  # "learned" / debias ran on the host
+        x = _to_torch(x, tgt)
     if p:
         x = x[..., p:-p, p:-p]
         y = y[..., p:-p, p:-p]
-    report.update(flux_in=y.sum(axis=(-2, -1)), flux_out=x.sum(axis=(-2, -1)),
+    flux_out = x.sum(axis=(-2, -1)) if tgt is None else np.asarray(_host(x.sum(dim=(-2, -1))))
+    report.update(flux_in=y.sum(axis=(-2, -1)), flux_out=flux_out,
                   time_s=time.perf_counter() - t0, params=params)
-    if not np.all(np.isfinite(x)):
+    finite = bool(np.all(np.isfinite(x))) if tgt is None else bool(x.isfinite().all())
+    if not finite:
         warnings.warn("deconvolve: the result holds non-finite values", RuntimeWarning, stacklevel=2)
-    return DeconvolutionResult(np.asarray(x), method, report)
+    return DeconvolutionResult(np.asarray(x) if tgt is None else x, method, report)

@@ -96,8 +96,9 @@ def _solve(method: str, factors: list[np.ndarray], y: np.ndarray, nv: np.ndarray
     if method == "sbl":
         from ...solvers.bayes import sbl
 
-        res = sbl(A, y, noise_var=nv, learn_noise=False, max_iter=params.get("max_iter", 150),
-                  **{k: v for k, v in params.items() if k != "max_iter"})
+        # classical SBL as the authors configure it (cSBL: EM updates, 150 iterations)
+        kw = {"update": "em", "max_iter": 150, **params}
+        res = sbl(A, y, noise_var=nv, learn_noise=False, **kw)
         return np.asarray(res.x), np.asarray(res.n_iter).reshape(-1)
     if method == "pc-sbl":
         from ...solvers.bayes.pc_sbl import pc_sbl

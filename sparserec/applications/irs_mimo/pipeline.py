@@ -67,7 +67,7 @@ def solve(A: Any, y: Any, method: str = "pc-krosbl", **params: Any) -> Any:
         return kronecker_sbl(A, y, method=method.split("-")[0], **kw)
     dense = A.todense()
     if method == "sbl":
-        return sbl(dense, y, **params)
+        return sbl(dense, y, **{"update": "em", **params})  # cSBL as the authors configure it
     if method == "pc-sbl":
         from ...solvers.bayes.pc_sbl import pc_sbl
 

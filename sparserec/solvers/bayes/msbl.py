@@ -14,7 +14,7 @@ __all__ = ["msbl"]
 
 
 def msbl(A: Any, Y: Any, *, noise_var: Any = None, learn_noise: bool | None = None,
-         update: str = "em", max_iter: int = 300, tol: float = 1e-4, prune: float = 1e-3,
+         update: str = "auto", max_iter: int = 300, tol: float = 1e-4, prune: float = 1e-3,
          gamma0: Any = None, form: str = "auto", record_every: int = 1, check_every: int = 1,
          callback: Callable[[SolverState], bool | None] | None = None,
          verbose: bool = False) -> SolverResult:

@@ -52,7 +52,9 @@ def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, 
     max_iter, tol
         Stop when :math:`\|\mu_k - \mu_{k-1}\| / \|\mu_k\| <` ``tol`` or after ``max_iter``.
     record_every, check_every : int
-        History recording and convergence-check periods (the check is the only host sync).
+        History recording and convergence-check periods (the check is the only host sync; with
+        torch tensors the iterations in between run entirely on the device).  ``check_every``
+        must be a positive integer.
 
     Returns
     -------
@@ -66,6 +68,9 @@ def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, 
         raise ValueError("need a > 0, b > 0 and prune_ratio > 1")
     max_iter = check_max_iter(max_iter)
     tol = check_tol(tol)
+    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
+        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
+    check_every = int(check_every)
     xp = namespace(A, y)
     if len(A.shape) != 2 or y.shape[-1] != A.shape[0]:
         raise ValueError(f"y must have shape (*batch, {A.shape[0]}) for A of shape {tuple(A.shape)}, "
@@ -117,6 +122,7 @@ def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, 
             break
     shape = batch + (N,)
     return mon.result(xp.reshape(mu, shape), params={"eta": eta, "a": a, "b": b, "prune_ratio": prune_ratio,
-                                                      "max_iter": max_iter, "tol": tol},
+                                                      "max_iter": max_iter, "tol": tol,
+                                                      "check_every": check_every},
                       extras={"alpha": xp.reshape(alpha, shape), "posterior_var": xp.reshape(var, shape),
                               "noise_var": xp.reshape(nv, batch), "support": xp.reshape(alpha < big, shape)})

@@ -21,7 +21,16 @@ from ..._backend import (
 )
 from ...operators.base import LinearOperator
 from ..result import ConvergenceMonitor, SolverResult, SolverState, check_max_iter, check_tol
-from ._common import _abs2, _dev, estep_coefficient, estep_measurement, estep_operator
+from ._common import (
+    _abs2,
+    _batch_chunks,
+    _dev,
+    cholesky,
+    estep_coefficient,
+    estep_measurement,
+    estep_operator,
+    solve_triangular,
+)
 
 __all__ = ["sbl"]
 
@@ -123,8 +132,8 @@ def _gamma0(gamma0: Any, batch: tuple[int, ...], N: int, xp: Any, rdt: Any, like
 def _check_options(update: str, form: str, forms: tuple[str, ...], max_iter: Any, tol: Any,
                    prune: Any) -> tuple[int, float, float]:
     """Shared validation of the SBL/M-SBL options; returns ``(max_iter, tol, prune)``."""
-    if update not in ("em", "mackay"):
-        raise ValueError(f"update must be 'em' or 'mackay', got {update!r}")
+    if update not in ("auto", "em", "mackay"):
+        raise ValueError(f"update must be 'auto', 'em' or 'mackay', got {update!r}")
     if form not in forms:
         q = [f"'{f}'" for f in forms]
         raise ValueError(f"form must be {', '.join(q[:-1])} or {q[-1]}, got {form!r}")
@@ -137,7 +146,7 @@ def _check_options(update: str, form: str, forms: tuple[str, ...], max_iter: Any
 
 
 def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = None,
-        update: str = "em", max_iter: int = 300, tol: float = 1e-4, prune: float = 1e-3,
+        update: str = "auto", max_iter: int = 300, tol: float = 1e-4, prune: float = 1e-3,
         gamma0: Any = None, form: str = "auto", diag: str = "hutchinson", n_probes: int = 32,
         cg_tol: float = 1e-6, seed: int = 0, record_every: int = 1, check_every: int = 1,
         callback: Callable[[SolverState], bool | None] | None = None,
@@ -158,9 +167,16 @@ def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = Non
     learn_noise : bool, optional
         Learn :math:`\sigma^2` (default: only when ``noise_var`` is None; with a given
         ``noise_var`` and ``learn_noise=True`` the value is the initialisation).
-    update : {"em", "mackay"}
-        :math:`\gamma` update: EM :math:`\gamma_j = |\mu_j|^2 + \Sigma_{jj}` (monotone in the
-        Type-II cost) or MacKay's fixed point :math:`\gamma_j = |\mu_j|^2 / g_j` (faster).
+    update : {"auto", "em", "mackay"}
+        :math:`\gamma` (and :math:`\sigma^2`) update.  ``"em"``: :math:`\gamma_j = |\mu_j|^2 +
+        \Sigma_{jj}` (monotone in the Type-II cost, slow: an irrelevant :math:`\gamma_j` only
+        decays by the factor :math:`1 - g_j` per iteration).  ``"mackay"``: MacKay's fixed point
+        :math:`\gamma_j = |\mu_j|^2 / g_j` with :math:`g_j = 1 - \Sigma_{jj}/\gamma_j` (same
+        fixed points, far fewer iterations, no monotonicity guarantee).  ``"auto"`` (default):
+        safeguarded MacKay — every MacKay step whose Type-II cost exceeds the cost before it is
+        rejected and replaced by the EM step from the same point, so the cost decreases
+        monotonically (up to pruning) at MacKay's speed; the matrix-free operator form, which
+        does not evaluate the cost, uses EM.
     max_iter : int, default 300
     tol : float, default 1e-4
         Stop a problem when :math:`\|\gamma_{k+1} - \gamma_k\| \le \mathrm{tol}\,\|\gamma_k\|`.
@@ -281,6 +297,75 @@ def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = Non
                      callback=callback, verbose=verbose, solver="sbl")
 
 
+_WATCHDOG = 3  # MacKay steps allowed without improving on the best cost before the EM fallback
+
+
+def _readmission(xp: Any, Ad: Any, Y: Any, AhY: Any, gamma: Any, nv: Any, rows: Any, prune: float) -> Any:
+    r"""Prior variances at which pruned columns would re-enter (0 where none should).
+
+    For a column :math:`j` with :math:`\gamma_j = 0` and the others fixed, the Type-II cost as
+    a function of :math:`\gamma_j` alone is
+    :math:`L\log(1 + \gamma_j s_j) - \|q_j\|^2/(1 + \gamma_j s_j)` plus a constant, with
+    :math:`s_j = a_j^H\Sigma_y^{-1}a_j` and :math:`q_j = a_j^H\Sigma_y^{-1}Y` (Tipping & Faul,
+    2003); it is minimised at :math:`\gamma_j^\star = (\|q_j\|^2/L - s_j)/s_j^2` when
+    :math:`\|q_j\|^2/L > s_j`.  A column is re-admitted when :math:`\gamma_j^\star` would
+    survive the relative pruning (:math:`\gamma_j^\star \ge \mathrm{prune}\cdot\max\gamma`).
+    Only the problems in ``rows`` are examined.  With ``K`` surviving columns (``D`` the diagonal
+    of :math:`\Gamma_K^{1/2}`), :math:`\Sigma_y^{-1} = \sigma^{-2}[I - A_K D (\sigma^2 I +
+    D A_K^H A_K D)^{-1} D A_K^H]` costs :math:`O(KMN)` per problem; the dense
+    :math:`M\times M` factorisation (:math:`O(M^2N)`) is used when ``K > M``.
+    """
+    Bn, M, Lc = Y.shape
+    N = gamma.shape[-1]
+    out = xp.zeros_like(gamma)
+    rows_np = np.flatnonzero(to_numpy(rows))
+    rdt = gamma.dtype
+    dt = Y.dtype
+    sel_x = xp.asarray(rows_np, **_dev(Y)) if is_torch(Y) else rows_np
+    g = gamma[sel_x]
+    live = to_numpy(g > 0)
+    K = int(live.sum(axis=1).max()) if live.size else 0
+    nvs = xp.astype(nv[sel_x], dt)
+    if K <= M:
+        # per-problem surviving columns, padded with switched-off ones (D = 0 there)
+        cols = np.argsort(~live, axis=1, kind="stable")[:, :max(K, 1)]
+        cx = xp.asarray(cols, **_dev(Y)) if is_torch(Y) else cols
+        rsel = xp.reshape(xp.arange(len(rows_np), **_dev(Y)), (-1, 1)) if is_torch(Y) else \
+            np.arange(len(rows_np))[:, None]
+        AK = xp.permute_dims(Ad[:, cx], (1, 0, 2))              # (b, M, K)
+        AKH = xp.conj(AK).mT
+        Bm = AKH @ Ad                                          # (b, K, N) = A_K^H A
+        dK = xp.astype(xp.sqrt(g[rsel, cx]), dt)                # (b, K)
+        Gm = AKH @ AK
+        eye = xp.eye(Gm.shape[-1], dtype=dt, **_dev(Y))
+        Lm = cholesky(dK[:, :, None] * Gm * xp.conj(dK)[:, None, :] + nvs[:, None, None] * eye)
+        W = solve_triangular(Lm, dK[:, :, None] * Bm)          # (b, K, N)
+        hY = AhY[sel_x]                                        # (b, N, L)
+        w = solve_triangular(Lm, dK[:, :, None] * hY[rsel, cx, :])  # (b, K, L)
+        an = xp.astype(xp.sum(_abs2(xp, Ad), axis=0), rdt)
+        inv = 1.0 / xp.astype(nv[sel_x], rdt)[:, None]
+        s = inv * (an[None] - xp.astype(xp.sum(_abs2(xp, W), axis=-2), rdt))
+        q = (hY - xp.conj(W).mT @ w) * xp.astype(inv, dt)[:, :, None]
+        q2 = xp.astype(xp.sum(_abs2(xp, q), axis=-1), rdt) / Lc
+    else:  # dense M x M factorisations, a few problems at a time (V is M x N per problem)
+        AH = xp.conj(Ad).mT
+        eye = xp.eye(M, dtype=dt, **_dev(Y))
+        s_parts, q_parts = [], []
+        for sl in _batch_chunks(len(rows_np), M * N):
+            C = (Ad[None] * xp.astype(g[sl], dt)[:, None, :]) @ AH + nvs[sl][:, None, None] * eye
+            L = cholesky(C)
+            V = solve_triangular(L, Ad[None])
+            U = solve_triangular(L, Y[sel_x][sl])
+            s_parts.append(xp.astype(xp.sum(_abs2(xp, V), axis=-2), rdt))
+            q_parts.append(xp.astype(xp.sum(_abs2(xp, xp.conj(V).mT @ U), axis=-1), rdt) / Lc)
+        s, q2 = xp.concat(s_parts, axis=0), xp.concat(q_parts, axis=0)
+    s_safe = xp.where(s > 0, s, xp.ones_like(s))
+    gstar = xp.where((g == 0) & (q2 > s) & (s > 0), (q2 - s) / (s_safe * s_safe), xp.zeros_like(s))
+    gstar = xp.where(gstar >= prune * xp.max(g, axis=-1, keepdims=True), gstar, xp.zeros_like(gstar))
+    out[sel_x] = gstar
+    return out
+
+
 def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shape: tuple[int, ...],
               nv_fixed: Any, learn: bool, gamma: Any, *, update: str, max_iter: int, tol: float,
               prune: float, form: str, diag: str, n_probes: int, cg_tol: float, seed: int,
@@ -395,37 +480,81 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
     mon = ConvergenceMonitor(batch, Y, max_iter, tol, record_every, check_every, callback, verbose,
                              solver)
     tiny = float(np.finfo(np.dtype(dtype_name(rdt))).tiny)
+    # safeguarded MacKay ("auto"): per-problem cost of the last accepted point, the EM step
+    # from it (the fallback) and whether the current point is that fallback (accepted as is)
+    guarded = update == "auto" and not matrix_free
+    rule = "em" if update == "em" or (update == "auto" and matrix_free) else "mackay"
+    c_ref = em_g = em_nv = fallback = wait = None
     while True:
         g_act = gather(gamma)
         est = estep(g_act, nv)
         mu, var, dof = est["mean"], est["var"], est["dof"]
         m2 = xp.sum(_abs2(xp, mu), axis=-1) / Lc
-        if update == "em":
-            g_new = m2 + var
+        g_em = xp.astype(m2 + var, rdt)
+        if rule == "em":
+            g_new = g_em
         else:
             g_new = xp.where(dof > 0, m2 / xp.where(dof > 0, dof, xp.ones_like(dof)), xp.zeros_like(m2))
-        g_new = xp.astype(g_new, rdt)
+            g_new = xp.astype(g_new, rdt)
         if learn:
             r = residual(mu)
             rr = xp.astype(xp.sum(_abs2(xp, xp.reshape(r, (Bn, -1))), axis=-1), rdt) / Lc
             sdof = xp.sum(dof, axis=-1)
-            if update == "em":
-                nv_new = (rr + nv * sdof) / M
+            nv_em = xp.maximum((rr + nv * sdof) / M, nv_floor)
+            if rule == "em":
+                nv_new = nv_em
             else:
-                nv_new = rr / xp.clip(M - sdof, min=1e-3 * M)
-            nv_new = xp.maximum(nv_new, nv_floor)
+                nv_new = xp.maximum(rr / xp.clip(M - sdof, min=1e-3 * M), nv_floor)
         else:
-            nv_new = nv
+            nv_new = nv_em = nv
         if prune > 0 and g_new.shape[1]:
             gmax = xp.max(g_new, axis=-1, keepdims=True)
             g_new = xp.where(g_new >= prune * gmax, g_new, xp.zeros_like(g_new))
+            if guarded:
+                gmax = xp.max(g_em, axis=-1, keepdims=True)
+                g_em = xp.where(g_em >= prune * gmax, g_em, xp.zeros_like(g_em))
         g_full = scatter(g_new, rdt)
+        if guarded:
+            # watchdog safeguard: MacKay steps may raise the cost for a few iterations; a problem
+            # that has not improved on its best cost within _WATCHDOG steps returns to its best
+            # point and takes the EM step from there (which cannot raise the cost)
+            cost = xp.astype(xp.real(est["cost"]), rdt)
+            g_em_full = scatter(g_em, rdt)
+            if c_ref is None:
+                better = xp.ones((Bn,), dtype=xp.bool, **_dev(Y))
+                wait = xp.zeros((Bn,), dtype=rdt, **_dev(Y))
+            else:
+                better = fallback | (cost <= c_ref + 1e-10 * xp.abs(c_ref) + 1e-12)
+            c_ref = cost if c_ref is None else xp.where(better, cost, c_ref)
+            em_g = g_em_full if em_g is None else xp.where(better[:, None], g_em_full, em_g)
+            em_nv = nv_em if em_nv is None else xp.where(better, nv_em, em_nv)
+            wait = xp.where(better, xp.zeros_like(wait), wait + 1)
+            fallback = wait >= _WATCHDOG
+            # restricted to the columns still in the computation (readmission restores others)
+            g_full = xp.where(fallback[:, None], scatter(gather(em_g), rdt), g_full)
+            nv_new = xp.where(fallback, em_nv, nv_new)
+            wait = xp.where(fallback, xp.zeros_like(wait), wait)
         diff = xp.sqrt(xp.sum((g_full - gamma) ** 2, axis=-1))
         ref = xp.sqrt(xp.sum(gamma ** 2, axis=-1))
         crit = diff / xp.clip(ref, min=tiny)
         act = xp.reshape(mon.active, (Bn,))
         gamma = xp.where(act[:, None], g_full, gamma)
         nv = xp.where(act, nv_new, nv)
+        readmitted = False
+        nxt = mon.iteration + 1
+        if guarded and prune > 0 and nxt < max_iter and nxt % mon.check_every == 0:
+            # a problem about to converge first checks that no pruned column should come back
+            # (MacKay's fast early pruning can drop a weak true coefficient); so does a problem
+            # whose watchdog has just fired: a cost that keeps rising points at a wrong pruning
+            cand = act & (((crit <= tol) & xp.isfinite(crit)) | fallback)
+            if bool(xp.any(cand)):
+                back = _readmission(xp, Ad, Y, AhY, gamma, nv, cand, prune)
+                has = xp.any(back > 0, axis=-1)
+                if bool(xp.any(has)):
+                    gamma = xp.where(back > 0, back, gamma)
+                    crit = xp.where(has, xp.ones_like(crit), crit)
+                    fallback = fallback | has  # a new point: accepted as the new reference
+                    readmitted = True
         metrics: dict[str, Any] = {"rel_change": xp.reshape(crit, batch),
                                    "n_nonzero": xp.reshape(xp.sum(xp.astype(gamma > 0, rdt), axis=-1),
                                                            batch),
@@ -439,7 +568,8 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
         if mon.step(xp.reshape(crit, batch), xcb, **metrics):
             break
         if not matrix_free and mon.iteration % mon.check_every == 0:
-            compact()  # host-side index bookkeeping only at convergence checks (pruned gamma is 0)
+            # host-side index bookkeeping only at convergence checks (pruned gamma is 0)
+            compact(force=readmitted)
 
     # final E-step with the final gamma
     if not matrix_free:

@@ -190,6 +190,36 @@ class IndependentSupport(SupportPrior):
 
 
 # ---------------------------------------------------------------------------- Markov chain
+def _chain_messages(pi_in: Any, lam: Any, p_on: Any, p_off: Any) -> Any:
+    r"""Module B of the chain, :func:`sparserec.cuda_ext.markov_chain_messages`, without a host sync.
+
+    The public entry point checks that ``lam``, ``p_on`` and ``p_off`` lie in (0, 1), which on
+    torch tensors reads three flags back to the host at every call (every turbo iteration).
+    Here they are valid by construction -- checked by :class:`MarkovChainSupport` and clipped to
+    :math:`[10^{-4}, 1 - 10^{-4}]` by its M-step -- so torch inputs go straight to the kernel
+    the dispatcher picks (Triton on CUDA, the reference otherwise).
+
+    Parameters
+    ----------
+    pi_in : array (B, Q)
+        Incoming messages as probabilities, already clipped into (0, 1).
+    lam, p_on, p_off : arrays (B,)
+        Chain parameters per problem.
+
+    Returns
+    -------
+    array (B, Q)
+        Outgoing messages :math:`\pi`.
+    """
+    from ... import cuda_ext
+
+    if not is_torch(pi_in):
+        return cuda_ext.markov_chain_messages(pi_in, lam, p_on, p_off)
+    if len(pi_in.shape) != 2:
+        raise ValueError(f"pi_in must have shape (B, Q), got {tuple(pi_in.shape)}")
+    return cuda_ext._pick("markov_chain_messages", pi_in, "auto")(pi_in, lam, p_on, p_off)
+
+
 def chain_pairwise_posteriors(pi_in: Any, lam: Any, p_on: Any, p_off: Any) -> tuple[Any, Any]:
     r"""Singleton and pairwise posteriors of a binary Markov chain with local evidence.
 
@@ -325,11 +355,9 @@ class MarkovChainSupport(SupportPrior):
         return xp.broadcast_to(lam[:, None], (B, Q)) + xp.zeros((B, Q), dtype=like.dtype, **_dev(like))
 
     def messages(self, pi_in: Any, *, state: dict[str, Any] | None = None) -> Any:
-        from ...cuda_ext import markov_chain_messages
-
         B = pi_in.shape[0]
         lam, pon, poff = self._get(B, pi_in, state)
-        return markov_chain_messages(_safe_probs(pi_in), lam, pon, poff)
+        return _chain_messages(_safe_probs(pi_in), lam, pon, poff)
 
     def m_step(self, pi_in: Any, pi_out: Any = None, *, state: dict[str, Any], active: Any = None,
                pooled: bool = False) -> None:

@@ -78,6 +78,16 @@ def _logit(xp: Any, p: Any) -> Any:
     return xp.log(p) - xp.log(1 - p)
 
 
+def _hold(xp: Any, done: Any, new: tuple[Any, ...], old: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``old`` where the 0-d device flag ``done`` is set, else ``new`` (elementwise over the tuples).
+
+    Inner loops that read their convergence flag back only every few passes make the passes
+    after convergence no-ops with this, so they return what an exit at the first converged
+    pass returns, without a host synchronisation per pass.
+    """
+    return tuple(xp.where(done, o, n) for n, o in zip(new, old))
+
+
 def _check_positive(v: Any, name: str) -> float:
     try:
         f = float(v)
@@ -465,7 +475,7 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
               mm_steps: int = 3, noise_warmup: int | None = None, column_norms_sq: Any = None, signal_scale: Any = None,
               update_operator: Callable[[Any, dict[str, Any]], Any] | None = None, rng: Any = None,
               callback: Callable[[SolverState], bool | None] | None = None, record_every: int = 1,
-              verbose: bool = False, debias: bool | None = None) -> SolverResult:
+              check_every: int = 1, verbose: bool = False, debias: bool | None = None) -> SolverResult:
     r"""Turbo-VBI recovery of structured sparse signals, :math:`y = A x + w`, batched.
 
     Parameters
@@ -546,6 +556,12 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
         Seed of the Hutchinson probes / MM probing.
     callback, record_every, verbose
         See :class:`~sparserec.solvers.result.ConvergenceMonitor`.
+    check_every : int, default 1
+        Test convergence every ``check_every`` outer iterations (the loop's only host
+        synchronisation on torch tensors; see :class:`~sparserec.solvers.result.ConvergenceMonitor`).
+        With torch tensors the early exits of the paper-mode inner loop and of the MM debiasing
+        passes are also read back every ``check_every`` passes only; passes after such a loop
+        has converged are no-ops, so those loops give the same result for every ``check_every``.
     debias : bool, optional
         After the turbo loop, run one more A1 with the precisions of the estimated-inactive
         coefficients (:math:`\tilde\pi_{g(n)} \le 1/2`) raised to at least the inactive prior mean
@@ -630,6 +646,9 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
         raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
     max_iter = check_max_iter(max_iter)
     inner_max_iter = check_max_iter(inner_max_iter)
+    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
+        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
+    check_every = int(check_every)
     tol = check_tol(tol)
     inner_tol = check_tol(inner_tol, "inner_tol")
     if isinstance(mm_steps, bool) or int(mm_steps) < 1:
@@ -722,7 +741,10 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
     logit_in = ext
     learn_p = bool(learn_prior) and prior.learnable
 
-    mon = ConvergenceMonitor(batch, Y, max_iter, tol, record_every, 1, callback, verbose, "turbo_vbi")
+    mon = ConvergenceMonitor(batch, Y, max_iter, tol, record_every, check_every, callback, verbose, "turbo_vbi")
+    # inner loops (paper-mode A1--A4, MM debiasing) read their "all converged" flag back every
+    # ``sync_every`` passes; numpy reads are free, so numpy keeps exiting at the first converged pass
+    sync_every = check_every if is_torch(Y) else 1
     tiny = float(np.finfo(np.dtype(dtype_name(rdt))).tiny)
     cur_A = A
 
@@ -764,8 +786,11 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
             rho = at / bt
             ka, kb, kappa = a4(q["rr"], q["t"])                          # A4
         else:
-            for _ in range(inner_max_iter):
+            done = None  # device flag: every problem met the inner rule at an earlier pass
+            for k_in in range(inner_max_iter):
                 mu_in = mu
+                prev = (mu, d, at, bt, rho, pit, ka, kb, kappa)
+                prev_q, prev_res = (q if k_in else None), modA.res
                 q = modA.qx(rho, kappa, mu)                              # A1
                 mu, d = q["mean"], q["var"]
                 m2 = xp.astype(_abs2(xp, mu), rdt) + d
@@ -777,8 +802,22 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
                 ka, kb, kappa = a4(q["rr"], q["t"])                      # A4
                 dm = xp.sqrt(xp.sum(_abs2(xp, mu - mu_in), axis=-1))
                 nm = xp.sqrt(xp.sum(_abs2(xp, mu), axis=-1))
-                if bool(xp.all(dm <= inner_tol * xp.clip(nm, min=tiny))):
+                conv = xp.all(dm <= inner_tol * xp.clip(nm, min=tiny))
+                if done is not None:  # a pass after convergence is a no-op (sync_every > 1 only)
+                    mu, d, at, bt, rho, pit, ka, kb, kappa = _hold(
+                        xp, done, (mu, d, at, bt, rho, pit, ka, kb, kappa), prev)
+                    q = dict(zip(q, _hold(xp, done, tuple(q.values()), tuple(prev_q[k_] for k_ in q))))
+                    if modA.res is not None and prev_res is not None:
+                        modA.res = xp.where(done, prev_res, modA.res)
+                    conv = done | conv
+                if k_in + 1 == inner_max_iter:  # the loop ends anyway: no read-back
                     break
+                if (k_in + 1) % sync_every == 0:
+                    if bool(conv):
+                        break
+                    done = None
+                else:
+                    done = conv
             q = dict(q)
             q["mean"], q["var"] = mu, d
             elbo_val = elbo_of(q, at, bt, pit, pi, ka, kb)
@@ -835,13 +874,25 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
         rho_f = xp.where(inact, xp.clip(rho, min=ab / bb), rho)
         qf = modA.qx(rho_f, kappa, mu)
         if method == "mm":  # a few MM steps are not a converged q(x): iterate them
-            for _ in range(_MM_DEBIAS_PASSES):
-                mu_f = qf["mean"]
+            done = None
+            for k_in in range(_MM_DEBIAS_PASSES):
+                mu_f, prev_q, prev_res = qf["mean"], qf, modA.res
                 qf = modA.qx(rho_f, kappa, mu_f)
                 dm = xp.sqrt(xp.sum(_abs2(xp, qf["mean"] - mu_f), axis=-1))
                 nm = xp.sqrt(xp.sum(_abs2(xp, qf["mean"]), axis=-1))
-                if bool(xp.all(dm <= _MM_DEBIAS_TOL * xp.clip(nm, min=tiny))):
+                conv = xp.all(dm <= _MM_DEBIAS_TOL * xp.clip(nm, min=tiny))
+                if done is not None:
+                    qf = dict(zip(qf, _hold(xp, done, tuple(qf.values()), tuple(prev_q[k_] for k_ in qf))))
+                    modA.res = xp.where(done, prev_res, modA.res)
+                    conv = done | conv
+                if k_in + 1 == _MM_DEBIAS_PASSES:  # the loop ends anyway: no read-back
                     break
+                if (k_in + 1) % sync_every == 0:
+                    if bool(conv):
+                        break
+                    done = None
+                else:
+                    done = conv
         mu, d = qf["mean"], xp.astype(qf["var"], rdt)
 
     sc = xp.astype(scale[:, None], dt)
@@ -863,6 +914,7 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
     params = {"extrinsic": extrinsic, "method": method, "active_shape": a, "active_rate": b,
               "inactive_shape": ab, "inactive_rate": bb, "learn_noise": bool(learn_noise),
               "learn_prior": learn_p, "damping": float(damping), "max_iter": max_iter, "tol": tol,
+              "check_every": check_every,
               "debias": bool(debias),
               "prior": repr(prior), "complex": cplx, "n_groups": Q}
     return mon.result(xp.reshape(mu * sc, batch + in_shape), params=params, extras=extras)

@@ -904,8 +904,116 @@ def _mode_mul(xp: Any, X: Any, M: Any, axis: int) -> Any:
     return xp.moveaxis(out, -1, axis)
 
 
+def _komp_add(xp: Any, C: Any, masks: list[Any], caps: Sequence[int], active: Any, ns: tuple[int, ...],
+              aranges: list[Any]) -> tuple[list[Any], Any]:
+    """One KOMP selection step, device-resident (no host synchronisation).
+
+    Parameters
+    ----------
+    xp : module
+        Array namespace.
+    C : array ``(B, n_1, ..., n_I)``
+        Correlations of the residuals with the mode dictionaries.
+    masks : list of bool arrays ``(B, n_i)``
+        Current active set of every mode.
+    caps : sequence of int
+        Capacity (``max_per_mode``) of every mode.
+    active : bool array ``(B,)``
+        Problems still running.
+    ns : tuple of int
+        Mode sizes ``n_i``.
+    aranges : list of int arrays ``(n_i,)``
+        ``arange(n_i)`` on the device of ``C``.
+
+    Returns
+    -------
+    masks : list of bool arrays ``(B, n_i)``
+        Active sets after adding the mode indices of the largest correlation (for the active
+        problems whose mode set has room and does not hold the index yet).
+    added : bool array ``(B,)``
+        Problems for which at least one mode index was added.
+    """
+    B = C.shape[0]
+    flat = xp.argmax(xp.reshape(xp.abs(C), (B, -1)), axis=-1)             # (B,) C-order index
+    added = xp.zeros_like(active)
+    out = []
+    stride = math.prod(ns)
+    for i, n in enumerate(ns):
+        stride //= n
+        ji = (flat // stride) % n                                           # unravel_index, mode i
+        hit = aranges[i][None, :] == ji[:, None]                            # (B, n_i) one-hot
+        already = xp.any(masks[i] & hit, axis=1)
+        room = xp.sum(xp.astype(masks[i], xp.int64), axis=1) < caps[i]
+        new = active & room & ~already
+        out.append(masks[i] | (hit & new[:, None]))
+        added = added | new
+    return out, added
+
+
+def _komp_solve(xp: Any, G: Any, rhs: Any) -> tuple[Any, Any]:
+    """Batched ``solve(G, rhs)``; with torch, without the error check that synchronises on CUDA.
+
+    Returns the solution and, for torch, the per-problem LAPACK ``info`` (``None`` for numpy,
+    which raises :class:`numpy.linalg.LinAlgError` at once).
+    """
+    if is_torch(G):
+        import torch
+
+        sol, info = torch.linalg.solve_ex(G, rhs, check_errors=False)
+        return sol, info
+    return xp.linalg.solve(G, rhs), None
+
+
+def _komp_refit(xp: Any, Y: Any, mats: list[Any], masks: list[Any], eyes: list[Any], dt: Any,
+                cplx: bool) -> tuple[Any, Any, Any]:
+    r"""Least-squares refit on the Kronecker product of the selected sub-dictionaries.
+
+    Parameters
+    ----------
+    xp : module
+        Array namespace.
+    Y : array ``(B, m_1, ..., m_I)``
+        Measurements.
+    mats : list of arrays ``(m_i, n_i)``
+        Mode dictionaries.
+    masks : list of bool arrays ``(B, n_i)``
+        Active set of every mode.
+    eyes : list of arrays ``(1, n_i, n_i)``
+        Identity matrices (regularise the unselected coordinates of the masked normal equations).
+    dt : dtype
+        Working dtype.
+    cplx : bool
+        Whether ``dt`` is complex.
+
+    Returns
+    -------
+    X : array ``(B, n_1, ..., n_I)``
+        Coefficients, zero outside :math:`S_1 \times \cdots \times S_I`.
+    R : array ``(B, m_1, ..., m_I)``
+        Residuals ``Y - X x_1 A_1 ... x_I A_I``.
+    bad : bool array ``(B,)`` or None
+        torch only: problems whose normal equations were singular (checked by the caller after
+        the loop).
+    """
+    Xn = Y
+    bad = None
+    for i, A in enumerate(mats):
+        mk = xp.astype(masks[i], dt)                                         # (B, n_i)
+        Bi = A[None, ...] * mk[:, None, :]                                   # (B, m_i, n_i)
+        BiH = xp.conj(xp.permute_dims(Bi, (0, 2, 1))) if cplx else xp.permute_dims(Bi, (0, 2, 1))
+        G = BiH @ Bi + eyes[i] * xp.astype(~masks[i], dt)[:, None, :]
+        P, info = _komp_solve(xp, G, BiH)                                    # (B, n_i, m_i)
+        if info is not None:
+            bad = (info != 0) if bad is None else (bad | (info != 0))
+        Xn = _mode_mul(xp, Xn, P, i + 1)
+    An = Xn
+    for i, A in enumerate(mats):
+        An = _mode_mul(xp, An, A, i + 1)
+    return Xn, Y - An, bad
+
+
 def komp(factors: Any, y: Any, max_per_mode: int | Sequence[int] = 10, tol: float = 1e-2,
-         max_iter: int | None = None, *, record_every: int = 1) -> SolverResult:
+         max_iter: int | None = None, *, record_every: int = 1, check_every: int | None = None) -> SolverResult:
     r"""Kronecker (N-way) OMP over a Kronecker dictionary :math:`A_1 \otimes \cdots \otimes A_I`.
 
     Parameters
@@ -919,8 +1027,17 @@ def komp(factors: Any, y: Any, max_per_mode: int | Sequence[int] = 10, tol: floa
     tol : float, default 1e-2
         Stop a problem when :math:`\|r\|_2/\|y\|_2 <` ``tol`` (the reference setting).
     max_iter : int, optional
-        Default ``sum(max_per_mode)`` (each iteration adds at least one index).
+        Default ``sum(max_per_mode)`` (each iteration adds at least one index, so a problem
+        never runs more iterations than that).
     record_every : int, default 1
+        Record the relative residual every ``record_every`` iterations (0: never).
+    check_every : int, optional
+        How often (in iterations) the host reads back whether any problem is still running, to
+        leave the loop early: the only host synchronisation of the loop.  Every per-problem
+        quantity (mode active sets, stopping masks, residuals, iteration counts) stays on the
+        device, and a stopped problem is frozen there, so the results do not depend on
+        ``check_every``; it only bounds the iterations run after every problem has stopped.
+        Default: every iteration for numpy input, every 10 iterations for torch tensors.
 
     Returns
     -------
@@ -944,6 +1061,10 @@ def komp(factors: Any, y: Any, max_per_mode: int | Sequence[int] = 10, tol: floa
        which factorises: :math:`X_S = Y \times_1 A_{1,S_1}^+ \cdots \times_I A_{I,S_I}^+`,
        computed per problem with masked normal equations of size :math:`n_i`;
     4. stops when :math:`\|R\|/\|Y\| <` ``tol``.
+
+    The active sets are boolean masks ``(batch, n_i)`` updated on the device (masked argmax,
+    no host-side set logic), and stopped problems are masked out rather than removed, so the
+    loop synchronises with the host only every ``check_every`` iterations.
 
     The support is the tensor product :math:`S_1 \times \cdots \times S_I`, so after :math:`t`
     iterations it may hold up to :math:`t^I` atoms.  **Difference with OMP on** ``np.kron``:
@@ -1009,66 +1130,77 @@ def komp(factors: Any, y: Any, max_per_mode: int | Sequence[int] = 10, tol: floa
     caps = [min(c, n) for c, n in zip(caps, ns)]
     tol = check_tol(tol)
     max_iter = check_max_iter(max_iter if max_iter is not None else sum(caps))
+    on_torch = is_torch(y)
+    if check_every is None:
+        check_every = 10 if on_torch else 1
+    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
+        raise ValueError(f"komp: check_every must be a positive integer, got {check_every!r}")
+    check_every = int(check_every)
     dt = result_dtype(y.dtype, *(f.dtype for f in mats))
     cplx = is_complex_dtype(dt)
     kw = _device_kw(y)
     mats = [xp.astype(f, dt) if dtype_name(f.dtype) != dtype_name(dt) else f for f in mats]
     mats_h = [xp.conj(xp.permute_dims(f, (1, 0))) if cplx else xp.permute_dims(f, (1, 0)) for f in mats]
+    eyes = [xp.eye(n, dtype=dt, **kw)[None, ...] for n in ns]
+    aranges = [xp.arange(n, dtype=xp.int64, **kw) for n in ns]
     B = math.prod(batch)
     Y = xp.reshape(xp.astype(y, dt), (B,) + ms)
-    ynorm = xp.sqrt(xp.sum(_abs2(xp, xp.reshape(Y, (B, -1))), axis=-1))
-    ynorm_np = to_numpy(ynorm).astype(np.float64)
-    masks = [np.zeros((B, n), dtype=bool) for n in ns]
+    ynorm = xp.astype(xp.sqrt(xp.sum(_abs2(xp, xp.reshape(Y, (B, -1))), axis=-1)), xp.float64)
+    ypos = ynorm > 0
+    ydiv = xp.where(ypos, ynorm, xp.ones_like(ynorm))
+    zero = xp.zeros_like(ynorm)
+    # device state: mode active sets, running problems, relative residuals, iteration counts
+    masks = [xp.zeros((B, n), dtype=xp.bool, **kw) for n in ns]
     X = xp.zeros((B,) + ns, dtype=dt, **kw)
     R = Y
-    active = ynorm_np > 0
-    rel = np.where(ynorm_np > 0, 1.0, 0.0)
-    n_iter = np.zeros(B, dtype=np.int64)
-    hist: dict[str, list[np.ndarray]] = {}
+    active = ypos
+    rel = xp.where(ypos, xp.ones_like(ynorm), zero)
+    n_iter = xp.zeros((B,), dtype=xp.int64, **kw)
+    n_run = xp.zeros((), dtype=xp.int64, **kw)      # iterations in which some problem was running
+    singular = None
+    rec_it: list[int] = []
+    rec_time: list[float] = []
+    rec_rel: list[Any] = []
     t0 = time.perf_counter()
-    it = 0
-    while active.any() and it < max_iter:
+    # a running problem adds an index at every iteration, so none runs more than sum(caps)
+    for t in range(min(max_iter, sum(caps))):
         C = R
         for i in range(I):
             C = _mode_mul(xp, C, mats_h[i], i + 1)
-        flat = to_numpy(xp.argmax(xp.reshape(xp.abs(C), (B, -1)), axis=-1)).astype(np.int64)
-        multi = np.unravel_index(flat, ns)
-        added = np.zeros(B, dtype=bool)
-        for i in range(I):
-            ji = multi[i]
-            room = masks[i].sum(axis=1) < caps[i]
-            new = active & room & ~masks[i][np.arange(B), ji]
-            masks[i][np.arange(B)[new], ji[new]] = True
-            added |= new
-        active &= added
-        if not active.any():
+        masks, added = _komp_add(xp, C, masks, caps, active, ns, aranges)
+        active = active & added
+        if t % check_every == 0 and not bool(xp.any(active)):
             break
-        # least-squares refit on the Kronecker product of the selected sub-dictionaries
-        Xn = Y
-        for i in range(I):
-            mk = xp.asarray(masks[i], **kw)                                  # (B, n_i)
-            Bi = mats[i][None, ...] * xp.astype(mk, dt)[:, None, :]          # (B, m_i, n_i)
-            BiH = xp.conj(xp.permute_dims(Bi, (0, 2, 1))) if cplx else xp.permute_dims(Bi, (0, 2, 1))
-            G = BiH @ Bi + xp.eye(ns[i], dtype=dt, **kw)[None, ...] * xp.astype(~mk, dt)[:, None, :]
-            P = xp.linalg.solve(G, BiH)                                      # (B, n_i, m_i)
-            Xn = _mode_mul(xp, Xn, P, i + 1)
-        An = Xn
-        for i in range(I):
-            An = _mode_mul(xp, An, mats[i], i + 1)
-        Rn = Y - An
-        sel = xp.reshape(xp.asarray(active, **kw), (B,) + (1,) * I)
+        n_run = n_run + xp.astype(xp.any(active), xp.int64)
+        Xn, Rn, bad = _komp_refit(xp, Y, mats, masks, eyes, dt, cplx)
+        if bad is not None:
+            bad = bad & active
+            singular = bad if singular is None else (singular | bad)
+        sel = xp.reshape(active, (B,) + (1,) * I)
         X = xp.where(sel, Xn, X)
         R = xp.where(sel, Rn, R)
-        n_iter[active] += 1
-        rn = to_numpy(xp.sqrt(xp.sum(_abs2(xp, xp.reshape(R, (B, -1))), axis=-1))).astype(np.float64)
-        rel = np.where(ynorm_np > 0, rn / np.where(ynorm_np > 0, ynorm_np, 1.0), 0.0)
-        active &= ~(rel < tol)
-        it += 1
-        if record_every and it % record_every == 0:
-            hist.setdefault("iteration", []).append(np.asarray(it))
-            hist.setdefault("time", []).append(np.asarray(time.perf_counter() - t0))
-            hist.setdefault("residual", []).append(rel.reshape(batch).copy())
-    conv = (rel < tol) | (ynorm_np == 0)
+        n_iter = n_iter + xp.astype(active, xp.int64)
+        rn = xp.astype(xp.sqrt(xp.sum(_abs2(xp, xp.reshape(R, (B, -1))), axis=-1)), xp.float64)
+        rel = xp.where(ypos, rn / ydiv, zero)
+        active = active & ~(rel < tol)
+        if record_every and (t + 1) % record_every == 0:
+            rec_it.append(t + 1)
+            rec_time.append(time.perf_counter() - t0)
+            rec_rel.append(rel)
+    # read back: the iteration count (history length), the flags, supports and residuals
+    if singular is not None and bool(xp.any(singular)):
+        import torch
+
+        raise torch.linalg.LinAlgError("komp: singular normal equations in the least-squares refit (a mode "
+                                       "active set holds linearly dependent columns)")
+    hist: dict[str, np.ndarray] = {}
+    n_done = int(n_run) if rec_it else 0
+    keep = sum(1 for k in rec_it if k <= n_done)
+    if keep:
+        hist = {"iteration": np.asarray(rec_it[:keep]), "time": np.asarray(rec_time[:keep]),
+                "residual": to_numpy(xp.stack(rec_rel[:keep])).reshape((keep,) + batch)}
+    rel_np = to_numpy(rel).astype(np.float64)
+    conv = (rel_np < tol) | ~to_numpy(ypos)
     status = np.where(conv, Status.CONVERGED, Status.MAX_ITER).astype(np.int64)
     if not conv.all():
         warnings.warn(f"komp: {int((~conv).sum())} of {B} problem(s) stopped (no index added or "
@@ -1078,8 +1210,8 @@ def komp(factors: Any, y: Any, max_per_mode: int | Sequence[int] = 10, tol: floa
     return SolverResult(
         x=x, status=Status(int(status.max())) if status.size else Status.CONVERGED,
         problem_status=status.reshape(batch), converged=conv.reshape(batch),
-        n_iter=n_iter.reshape(batch), history={k: np.stack(v) for k, v in hist.items()},
+        n_iter=to_numpy(n_iter).astype(np.int64).reshape(batch), history=hist,
         params={"max_per_mode": caps, "tol": tol, "max_iter": max_iter},
-        extras={"mode_support": [mk.reshape(batch + (mk.shape[1],)) for mk in masks],
-                "residual_norm": rel.reshape(batch)},
+        extras={"mode_support": [to_numpy(mk).reshape(batch + (n,)) for mk, n in zip(masks, ns)],
+                "residual_norm": rel_np.reshape(batch)},
         solver="komp")

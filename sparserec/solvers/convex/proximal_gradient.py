@@ -108,12 +108,84 @@ def ista_step(x: Any, grad: Any, step: Any, thresh: Any, prox: Callable[[Any, An
     return prox(x - step * grad, thresh)
 
 
+def _fused_kind(pen: Penalty, positivity: bool, in_shape: tuple[int, ...], ndim: int) -> tuple[str, int] | None:
+    """The :func:`sparserec.cuda_ext.prox_grad_step` kind (and group size) whose prox is exactly
+    ``pen``'s (after the positivity projection), or None when the kernel has no such prox.
+
+    ``ndim`` is the number of axes of a full iterate ``(*batch, *in_shape)``.
+    """
+    from ...prox.penalties import L0, L1, GroupL21, Lp
+
+    if type(pen) is L1 and pen.weights is None:
+        return ("nonneg_l1" if positivity else "l1"), 1
+    if positivity or not in_shape:
+        return None
+    if type(pen) is L0:
+        return "l0", 1
+    if type(pen) is Lp and pen.p == 0.5:
+        return "l12", 1
+    if type(pen) is GroupL21 and pen.weights is None:
+        n = int(in_shape[-1])
+        if pen.groups is None:
+            ax = -1 if pen.axis is None else int(pen.axis)
+            # groups along the last axis are contiguous runs of n entries of the flattened iterate
+            return ("l21", n) if (ax if ax >= 0 else ax + ndim) == ndim - 1 else None
+        g = pen.groups
+        sizes = set(int(s) for s in g.sizes)
+        if g.n != n or len(sizes) != 1:
+            return None
+        size = sizes.pop()
+        lab = g.labels.reshape(-1, size)
+        if (lab == lab[:, :1]).all() and len(set(lab[:, 0].tolist())) == lab.shape[0]:
+            return "l21", size
+    return None
+
+
+_FUSED_VALUES = (None, True, False, "reference", "triton")
+
+
+def _fused_plan(fused: Any, pen: Penalty, positivity: bool, analysis: Any, dt: Any, in_shape: tuple[int, ...],
+                y: Any, ndim: int, solver: str) -> tuple[str, int, str] | None:
+    """Resolve the ``fused`` keyword to ``(kind, group_size, impl)`` or None (unfused path)."""
+    from ..._backend import is_torch
+
+    if isinstance(fused, str):
+        if fused not in ("reference", "triton"):
+            raise ValueError(f"{solver}: fused must be None, True, False, 'reference' or 'triton', got {fused!r}")
+    elif fused is not None and not isinstance(fused, bool):
+        raise TypeError(f"{solver}: fused must be None, a bool, 'reference' or 'triton', got {fused!r}")
+    if fused is False:
+        return None
+    kind = None if analysis is not None or is_complex_dtype(dt) else _fused_kind(pen, positivity, in_shape, ndim)
+    if fused is None:
+        if kind is None or not is_torch(y) or getattr(y.device, "type", "") != "cuda":
+            return None
+        from ... import cuda_ext
+
+        if not cuda_ext.available()["enabled"]:
+            return None
+        return kind[0], kind[1], "auto"
+    if kind is None:
+        why = ("an analysis operator" if analysis is not None else "complex data" if is_complex_dtype(dt)
+               else f"penalty {pen!r}" + (" with positivity=True" if positivity else ""))
+        raise ValueError(
+            f"{solver}: fused={fused!r} is not supported with {why}; the fused step covers real data "
+            "without an analysis operator and the penalties L1() (with or without positivity), and, "
+            "without positivity, L0(), Lp(0.5) and unweighted GroupL21 over contiguous equal groups "
+            "of the last axis. Use fused=None or False")
+    if fused == "triton" and not is_torch(y):
+        raise ValueError(f"{solver}: fused='triton' needs torch tensors, got {type(y).__name__}")
+    return kind[0], kind[1], ("auto" if fused is True else fused)
+
+
 def _proximal_gradient(A: Any, y: Any, penalty: Any, lam: Any, *, accelerated: bool, step: Any,
                        x0: Any, max_iter: int, tol: float, backtracking: bool, restart: str | None,
                        positivity: bool, analysis: Any, record_every: int, check_every: int,
                        callback: Callable[[SolverState], bool | None] | None, verbose: bool,
-                       eta: float, solver: str) -> SolverResult:
+                       eta: float, solver: str, fused: Any = None) -> SolverResult:
     A, xp, y, batch, dt, pen, lam_b = _setup(A, y, penalty, lam, positivity, analysis, solver)
+    fz = _fused_plan(fused, pen, positivity, analysis, dt, tuple(A.in_shape), y,
+                     len(batch) + len(A.in_shape), solver)
     max_iter = check_max_iter(max_iter)
     tol = check_tol(tol)
     if restart not in (None, "adaptive", "gradient", "function"):
@@ -173,20 +245,52 @@ def _proximal_gradient(A: Any, y: Any, penalty: Any, lam: Any, *, accelerated: b
     f_prev = objective(x) if restart == "function" else None
     all_active = True
     red_nz = tuple(range(len(batch), len(batch) + nin))
+    if fz is not None:
+        from ... import cuda_ext
+
+        f_kind, f_group, f_impl = fz
+        n_b, n_x = 1, 1
+        for s_ in batch:
+            n_b *= int(s_)
+        for s_ in A.in_shape:
+            n_x *= int(s_)
+        xshape = tuple(batch) + tuple(A.in_shape)
+        lam_f = lam_b if isinstance(lam_b, float) else xp.reshape(lam_b, (n_b,))
+
+        def per_problem(a: Any) -> Any:
+            return a if isinstance(a, float) else xp.reshape(a, (n_b,))
+
+        def fused_step(vc: Any, grad: Any, s: Any, beta_c: Any) -> tuple[Any, tuple[Any, Any, Any]]:
+            # x+ = prox(v - s grad), v+ = x+ + beta (x+ - x) and |x+ - x|^2, |x+|^2 in one pass
+            xn, zn, d2, n2 = cuda_ext.prox_grad_step(
+                xp.reshape(vc, (n_b, n_x)), xp.reshape(grad, (n_b, n_x)), xp.reshape(x, (n_b, n_x)),
+                per_problem(s), lam_f, per_problem(beta_c), f_kind, f_group, impl=f_impl)
+            return xp.reshape(xn, xshape), (xp.reshape(zn, xshape), xp.reshape(d2, batch), xp.reshape(n2, batch))
+    n2_prev = None
     while True:
         rec = mon.record_every > 0 and (mon.iteration + 1) % mon.record_every == 0
         Ax_new = None
+        red = None  # fused path: (v+, |x+ - x|^2, |x+|^2) from the kernel
+        if accelerated:
+            t_new = (1.0 + xp.sqrt(1.0 + 4.0 * t * t)) / 2.0
+            beta = (t - 1.0) / t_new
         if not backtracking:
             grad = A._normal(v) - Aty
-            x_new = ista_step(v, grad, step_v, step_v, prox)
+            if fz is None:
+                x_new = ista_step(v, grad, step_v, step_v, prox)
+            else:
+                x_new, red = fused_step(v, grad, step_v, beta if accelerated else 0.0)
         else:
             Av = A._apply(v)
             rv = Av - y
             fv = 0.5 * bnorm(xp, rv, nout) ** 2
             grad = A._adjoint(rv)
             while True:
-                s_e = expand(1.0 / Lb, nin)
-                x_new = ista_step(v, grad, s_e, s_e, prox)
+                if fz is None:
+                    s_e = expand(1.0 / Lb, nin)
+                    x_new = ista_step(v, grad, s_e, s_e, prox)
+                else:
+                    x_new, red = fused_step(v, grad, 1.0 / Lb, beta if accelerated else 0.0)
                 d = x_new - v
                 Ax_new = A._apply(x_new)
                 fx = 0.5 * bnorm(xp, Ax_new - y, nout) ** 2
@@ -195,13 +299,18 @@ def _proximal_gradient(A: Any, y: Any, penalty: Any, lam: Any, *, accelerated: b
                 if not bool(xp.any(bad)):
                     break
                 Lb = xp.where(bad, Lb * eta, Lb)
+        if red is not None:
+            z_next, d2, n2 = red
         if not all_active:
             m = mon.mask(x_new)
             x_new = xp.where(m, x_new, x)
-        diff = x_new - x
+            if red is not None:  # frozen problems: v+ = x, no change, same norm as before
+                z_next = xp.where(m, z_next, x)
+                d2 = xp.where(mon.active, d2, xp.zeros_like(d2))
+                n2 = xp.where(mon.active, n2, n2_prev)
+        diff = x_new - x if red is None or restart == "gradient" else None
+        cond = None
         if accelerated:
-            t_new = (1.0 + xp.sqrt(1.0 + 4.0 * t * t)) / 2.0
-            beta = (t - 1.0) / t_new
             if restart == "gradient":
                 cond = bdot(xp, v - x_new, diff, nin) > 0
                 t_new = xp.where(cond, xp.ones_like(t_new), t_new)
@@ -212,13 +321,20 @@ def _proximal_gradient(A: Any, y: Any, penalty: Any, lam: Any, *, accelerated: b
                 t_new = xp.where(cond, xp.ones_like(t_new), t_new)
                 beta = xp.where(cond, xp.zeros_like(beta), beta)
                 f_prev = f_new
-            v = x_new + expand(xp.astype(beta, dt) if is_complex_dtype(dt) else beta, nin) * diff
+            if red is None:
+                v = x_new + expand(xp.astype(beta, dt) if is_complex_dtype(dt) else beta, nin) * diff
+            else:  # the kernel's v+ used the unrestarted beta; a restart (beta = 0) gives v+ = x+
+                v = z_next if cond is None else xp.where(expand(cond, nin), x_new, z_next)
             t = t_new
         else:
             v = x_new
-        nrm = bnorm(xp, x_new, nin)
-        rel = bnorm(xp, diff, nin) / xp.clip(nrm, min=1e-30)
-        rel = xp.where(nrm > 0, rel, bnorm(xp, diff, nin))
+        if red is None:
+            nrm = bnorm(xp, x_new, nin)
+            dnrm = bnorm(xp, diff, nin)
+        else:  # the stopping rule from the kernel's reductions
+            nrm, dnrm, n2_prev = xp.sqrt(n2), xp.sqrt(d2), n2
+        rel = dnrm / xp.clip(nrm, min=1e-30)
+        rel = xp.where(nrm > 0, rel, dnrm)
         x = x_new
         metrics: dict[str, Any] = {"rel_change": rel}
         if rec:
@@ -231,7 +347,7 @@ def _proximal_gradient(A: Any, y: Any, penalty: Any, lam: Any, *, accelerated: b
     params = {"lam": lam_b, "step": step_v if not backtracking else None, "max_iter": max_iter,
               "tol": tol, "restart": restart, "backtracking": backtracking,
               "positivity": positivity, "analysis": analysis is not None, "penalty": repr(pen),
-              "lipschitz": L}
+              "lipschitz": L, "fused": None if fz is None else fz[0]}
     extras = {"objective": objective(x)}
     if backtracking:
         extras["lipschitz_estimate"] = Lb
@@ -288,6 +404,19 @@ _PARAMS_DOC = r"""
         Progress bar.
     eta : float, default 2.0
         Backtracking factor.
+    fused : bool, {"reference", "triton"} or None, default None
+        Take each step with the fused kernel :func:`sparserec.cuda_ext.prox_grad_step` (prox,
+        momentum and the two stopping-rule reductions in one pass over memory; see
+        :doc:`/gpu`).  ``None``: when the data are torch CUDA tensors, triton is installed
+        (``cuda_ext.available()["enabled"]``) and the penalty is one the kernel computes;
+        ``True``: whenever the penalty is supported, with the registry's implementation (the
+        Triton kernel for CUDA tensors, the array-API reference otherwise); ``"reference"`` /
+        ``"triton"``: force that implementation (``"triton"`` on CPU tensors needs
+        ``TRITON_INTERPRET=1``); ``False``: never.  Supported: real data, no ``analysis``, and
+        ``L1()`` (with or without ``positivity``), or without ``positivity`` ``L0()``,
+        ``Lp(0.5)`` and unweighted ``GroupL21`` over the last axis (or contiguous equal-size
+        ``groups``).  The iterates are those of the unfused path up to rounding.  A forced
+        ``fused`` with anything else raises ``ValueError``.
 """
 
 _RETURNS_DOC = r"""
@@ -312,12 +441,12 @@ def ista(A: LinearOperator | Any, y: Any, penalty: Any = "l1", lam: Any = 1.0, *
          backtracking: bool = False, positivity: bool = False, analysis: Any = None,
          record_every: int = 10, check_every: int = 1,
          callback: Callable[[SolverState], bool | None] | None = None, verbose: bool = False,
-         eta: float = 2.0) -> SolverResult:
+         eta: float = 2.0, fused: bool | str | None = None) -> SolverResult:
     return _proximal_gradient(A, y, penalty, lam, accelerated=False, step=step, x0=x0,
                               max_iter=max_iter, tol=tol, backtracking=backtracking, restart=None,
                               positivity=positivity, analysis=analysis, record_every=record_every,
                               check_every=check_every, callback=callback, verbose=verbose,
-                              eta=eta, solver="ista")
+                              eta=eta, solver="ista", fused=fused)
 
 
 ista.__doc__ = r"""ISTA (proximal gradient) for :math:`\min_x \tfrac12\|Ax-y\|^2 + \lambda g(x)`, batched.
@@ -345,12 +474,12 @@ def fista(A: LinearOperator | Any, y: Any, penalty: Any = "l1", lam: Any = 1.0, 
           backtracking: bool = False, restart: str | None = "adaptive", positivity: bool = False,
           analysis: Any = None, record_every: int = 10, check_every: int = 1,
           callback: Callable[[SolverState], bool | None] | None = None, verbose: bool = False,
-          eta: float = 2.0) -> SolverResult:
+          eta: float = 2.0, fused: bool | str | None = None) -> SolverResult:
     return _proximal_gradient(A, y, penalty, lam, accelerated=True, step=step, x0=x0,
                               max_iter=max_iter, tol=tol, backtracking=backtracking, restart=restart,
                               positivity=positivity, analysis=analysis, record_every=record_every,
                               check_every=check_every, callback=callback, verbose=verbose,
-                              eta=eta, solver="fista")
+                              eta=eta, solver="fista", fused=fused)
 
 
 fista.__doc__ = r"""FISTA for :math:`\min_x \tfrac12\|Ax-y\|^2 + \lambda g(x)`, batched, with restart.

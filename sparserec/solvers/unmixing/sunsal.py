@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..result import ConvergenceMonitor, SolverResult, SolverState, check_max_iter, check_tol
-from ._common import check_pixels, dev_kw
+from ._common import check_check_every, check_pixels, dev_kw
 
 __all__ = ["clsunsal", "sunsal"]
 
@@ -28,7 +28,7 @@ def _rms(xp: Any, Y2: Any, scale: float | None) -> float:
 
 def sunsal(D: Any, Y: Any, *, lam: float = 1e-3, anc: bool = True, asc: bool = False, mu: float | None = None,
            max_iter: int = 1000, tol: float = 1e-4, adapt_every: int = 10, scale: float | None = None,
-           x0: Any = None, record_every: int = 10, random_state: Any = None,
+           x0: Any = None, record_every: int = 10, check_every: int = 1, random_state: Any = None,
            callback: Callable[[SolverState], bool | None] | None = None, verbose: bool = False) -> SolverResult:
     r"""SUnSAL: :math:`\min_x \tfrac12\|Dx - y\|^2 + \lambda\|x\|_1` s.t. :math:`x \ge 0`
     [:math:`\mathbf 1^Tx = 1`], every pixel at once.
@@ -59,6 +59,11 @@ def sunsal(D: Any, Y: Any, *, lam: float = 1e-3, anc: bool = True, asc: bool = F
     x0 : array ``(*batch, P)``, optional
     record_every, callback, verbose
         See :class:`~sparserec.solvers.result.ConvergenceMonitor`.
+    check_every : int, default 1
+        Convergence-check period.  The check is the only host synchronisation of an iteration
+        (with torch tensors the iterations in between run entirely on the device); with
+        ``check_every > 1`` a pixel may run up to ``check_every - 1`` iterations past the one
+        where it first meets the criterion.
     random_state : ignored (deterministic)
 
     Returns
@@ -85,6 +90,7 @@ def sunsal(D: Any, Y: Any, *, lam: float = 1e-3, anc: bool = True, asc: bool = F
     xp, D, Y2, batch = check_pixels(D, Y, "sunsal")
     max_iter = check_max_iter(max_iter)
     tol = check_tol(tol)
+    check_every = check_check_every(check_every)
     if lam < 0:
         raise ValueError("sunsal: lam must be non-negative")
     N, L = Y2.shape
@@ -111,7 +117,7 @@ def sunsal(D: Any, Y: Any, *, lam: float = 1e-3, anc: bool = True, asc: bool = F
         x = xp.reshape(xp.astype(xp.asarray(x0), dt), (N, P))
     z = xp.clip(x, min=0.0) if anc else x
     u = xp.zeros_like(x)
-    mon = ConvergenceMonitor(batch, Y2 if batch else Y2, max_iter, tol, record_every=record_every,
+    mon = ConvergenceMonitor(batch, Y2, max_iter, tol, record_every=record_every, check_every=check_every,
                              callback=callback, verbose=verbose, solver="sunsal")
     sq = math.sqrt(P)
     rp = xp.zeros((N,), dtype=dt, **kw)
@@ -143,13 +149,13 @@ def sunsal(D: Any, Y: Any, *, lam: float = 1e-3, anc: bool = True, asc: bool = F
             break
     return mon.result(xp.reshape(z, batch + (P,)),
                       params={"lam": lam, "anc": anc, "asc": asc, "mu0": mu0, "max_iter": max_iter, "tol": tol,
-                              "scale": s},
+                              "check_every": check_every, "scale": s},
                       extras={"primal_residual": xp.reshape(rp, batch), "dual_residual": xp.reshape(rd, batch),
                               "mu": xp.reshape(muv, batch), "scale": s, "time": time.perf_counter() - t0})
 
 
 def clsunsal(D: Any, Y: Any, *, lam: float = 0.01, mu: float = 0.1, max_iter: int = 1000, tol: float = 1e-4,
-             scale: float | None = None, record_every: int = 10, random_state: Any = None,
+             scale: float | None = None, record_every: int = 10, check_every: int = 1, random_state: Any = None,
              callback: Callable[[SolverState], bool | None] | None = None, verbose: bool = False) -> SolverResult:
     r"""CLSUnSAL (collaborative sparse unmixing): :math:`\min_X \tfrac12\|Y - XD^T\|_F^2 +
     \lambda\sum_{i=1}^P \|X_{:,i}\|_2` s.t. :math:`X \ge 0`.
@@ -170,6 +176,10 @@ def clsunsal(D: Any, Y: Any, *, lam: float = 0.01, mu: float = 0.1, max_iter: in
         :math:`\mathrm{tol}\sqrt{NP}`.
     scale : float, optional
         Normalisation (default RMS of ``Y``).
+    record_every, callback, verbose
+        See :class:`~sparserec.solvers.result.ConvergenceMonitor`.
+    check_every : int, default 1
+        Convergence-check period (the check is the only host synchronisation of an iteration).
     random_state : ignored
 
     Returns
@@ -196,6 +206,7 @@ def clsunsal(D: Any, Y: Any, *, lam: float = 0.01, mu: float = 0.1, max_iter: in
     xp, D, Y2, batch = check_pixels(D, Y, "clsunsal")
     max_iter = check_max_iter(max_iter)
     tol = check_tol(tol)
+    check_every = check_check_every(check_every)
     N, L = Y2.shape
     P = D.shape[1]
     dt = Y2.dtype
@@ -210,8 +221,8 @@ def clsunsal(D: Any, Y: Any, *, lam: float = 0.01, mu: float = 0.1, max_iter: in
     U1 = xp.zeros_like(V1)
     U2 = xp.zeros_like(X)
     U3 = xp.zeros_like(X)
-    mon = ConvergenceMonitor((), Y2, max_iter, tol, record_every=record_every, callback=callback,
-                             verbose=verbose, solver="clsunsal")
+    mon = ConvergenceMonitor((), Y2, max_iter, tol, record_every=record_every, check_every=check_every,
+                             callback=callback, verbose=verbose, solver="clsunsal")
     thr = lam / mu
     norm = math.sqrt(N * P)
     while True:
@@ -234,7 +245,8 @@ def clsunsal(D: Any, Y: Any, *, lam: float = 0.01, mu: float = 0.1, max_iter: in
     Xo = xp.clip(V2, min=0.0)  # group-sparse split (exact zero rows), made non-negative
     row = xp.sqrt(xp.sum(Xo * Xo, axis=0))
     return mon.result(xp.reshape(Xo, batch + (P,)),
-                      params={"lam": lam, "mu": mu, "max_iter": max_iter, "tol": tol, "scale": s},
+                      params={"lam": lam, "mu": mu, "max_iter": max_iter, "tol": tol, "check_every": check_every,
+                              "scale": s},
                       extras={"row_norms": row, "primal_residual": float(rp), "dual_residual": float(rd),
                               "scale": s, "time": time.perf_counter() - t0})
 

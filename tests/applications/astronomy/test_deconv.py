@@ -252,3 +252,50 @@ def test_learned_without_torch_names_the_extra(monkeypatch, sersic_problem):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match=r"sparserec\[torch\]"):
         deconvolve(y, h, "learned")
+
+
+@pytest.mark.parametrize("method,kw", [
+    ("tikhonov", {}),
+    ("wiener", {}),
+    ("tikhonov", {"pad": 4, "debias_step": True}),  # debias runs on the host, result moved back
+    ("starlet", {"max_iter": 40}),  # Condat-Vu + one reweighting, on the tensor's device
+    ("starlet", {"max_iter": 40, "solver": "fista"}),
+])
+def test_deconvolve_torch_input_stays_torch(method, kw):
+    """Torch input gives a torch output on the same device, equal to the numpy output."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = sersic_galaxy(32, n=1.0, r_e=4.0, flux=300.0)
+    h = moffat_psf(9, 2.5, beta=3.0)
+    y = np.fft.irfft2(np.fft.rfft2(x) * psf_to_otf(h, x.shape), x.shape)
+    y = y + 0.02 * y.max() * rng.standard_normal(y.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = deconvolve(y, h, method, **kw)
+        got = deconvolve(torch.as_tensor(y), h, method, **kw)
+    assert isinstance(want.image, np.ndarray)
+    assert isinstance(got.image, torch.Tensor) and got.image.device.type == "cpu"
+    assert got.image.dtype == torch.float64 and got.image.shape == y.shape
+    np.testing.assert_allclose(got.image.numpy(), want.image, rtol=1e-9, atol=1e-9 * np.abs(want.image).max())
+    np.testing.assert_allclose(got.report["flux_out"], want.report["flux_out"], rtol=1e-9)
+    assert got.report["n_iter"] == want.report["n_iter"]
+
+
+def test_starlet_deconvolve_torch_batch_float32():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    h = moffat_psf(7, 2.0)
+    y = rng.random((2, 24, 24))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want, _ = starlet_deconvolve(y, h, sigma=[0.1, 0.2], n_scales=3, max_iter=20)
+        got, info = starlet_deconvolve(torch.as_tensor(y, dtype=torch.float32), h, sigma=[0.1, 0.2], n_scales=3,
+                                       max_iter=20)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32 and got.shape == y.shape
+    assert info["solver_results"][0].x.dtype == torch.float32
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-4 * np.abs(want).max())
+    t = tikhonov(torch.as_tensor(y, dtype=torch.float32), h)
+    assert t.dtype == torch.float32
+    np.testing.assert_allclose(t.numpy(), tikhonov(y, h), atol=1e-4 * np.abs(y).max())
+    with pytest.raises(ValueError, match="NaN"):
+        tikhonov(torch.full((8, 8), float("nan")), h)

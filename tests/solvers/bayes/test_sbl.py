@@ -99,8 +99,27 @@ def test_sbl_recovers_and_forms_agree(complex_):
     assert np.all(r.extras["posterior_var"][r.extras["support"]] > 0)
     assert np.all(r.extras["gamma"][~r.extras["support"]] == 0)
     # the objective (Type-II cost) is non-increasing for EM with a fixed noise variance
-    obj = r.history["objective"]
+    obj = sbl(A, y, noise_var=1e-4, update="em").history["objective"]
     assert np.all(np.diff(obj) <= 1e-8 * np.abs(obj[:-1]))
+
+
+def test_sbl_default_guards_mackay_and_readmits_pruned_columns():
+    """Plain MacKay prunes the weak coefficient (0.28 among 1.6-2.3) in its first steps and ends at
+    a far worse Type-II cost; the default (MacKay with the watchdog fallback and re-admission)
+    reaches EM's fixed point in fewer iterations."""
+    A, x, y = _problem(4)
+    em = sbl(A, y, noise_var=1e-4, update="em")
+    mk = sbl(A, y, noise_var=1e-4, update="mackay")
+    auto = sbl(A, y, noise_var=1e-4)
+    assert auto.params["update"] == "auto"
+    support = set(np.flatnonzero(x))
+    assert set(np.flatnonzero(em.extras["support"])) == support
+    assert set(np.flatnonzero(mk.extras["support"])) != support
+    assert set(np.flatnonzero(auto.extras["support"])) == support
+    assert float(mk.extras["cost"]) > float(em.extras["cost"]) + 100
+    assert abs(float(auto.extras["cost"]) - float(em.extras["cost"])) <= 1e-6 * abs(float(em.extras["cost"]))
+    np.testing.assert_allclose(auto.x, em.x, atol=1e-6)
+    assert int(auto.n_iter) < int(em.n_iter)
 
 
 def test_sbl_batch_matches_individual_solves():
@@ -159,7 +178,8 @@ def test_sbl_mackay_and_learned_noise():
         assert r.converged.all()
         assert np.linalg.norm(r.x - x) <= 3e-2 * np.linalg.norm(x)
         assert 0.2 < r.extras["noise_var"] / 0.05**2 < 5
-    assert sbl(A, y, update="mackay").n_iter < sbl(A, y).n_iter
+    assert sbl(A, y, update="mackay").n_iter < sbl(A, y, update="em").n_iter
+    assert sbl(A, y).n_iter < sbl(A, y, update="em").n_iter  # the default (safeguarded MacKay)
 
 
 def test_sbl_against_sklearn_ard():
@@ -260,3 +280,33 @@ def test_msbl_shared_support_and_reduction():
         warnings.simplefilter("ignore", ConvergenceWarning)
         with pytest.raises(ValueError, match="shape"):
             msbl(A, Y[:10])
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+@pytest.mark.parametrize("k_big", [4, 16])  # 16 > M: the dense M x M route
+def test_readmission_matches_dense_formula(complex_, k_big):
+    """gamma* = (|q|^2/L - s)/s^2 for pruned columns with |q|^2/L > s, from Sigma_y^{-1} directly."""
+    from sparserec.solvers.bayes.sbl import _readmission
+
+    rng = np.random.default_rng(7)
+    M, N, B, L = 12, 40, 3, 2
+    A = rng.standard_normal((M, N)) + (1j * rng.standard_normal((M, N)) if complex_ else 0)
+    Y = rng.standard_normal((B, M, L)) + (1j * rng.standard_normal((B, M, L)) if complex_ else 0)
+    g = np.zeros((B, N))
+    for b, k in enumerate((3, 5, k_big)):
+        g[b, rng.choice(N, k, replace=False)] = rng.random(k) + 0.5
+    nv = np.array([0.1, 0.2, 0.05])
+    out = _readmission(np, A, Y, A.conj().T @ Y, g, nv, np.ones(B, dtype=bool), 0.0)
+    n_back = 0
+    for b in range(B):
+        Ci = np.linalg.inv(nv[b] * np.eye(M) + (A * g[b]) @ A.conj().T)
+        s = np.real(np.einsum("mj,mk,kj->j", A.conj(), Ci, A))
+        q2 = np.sum(np.abs(A.conj().T @ Ci @ Y[b]) ** 2, axis=-1) / L
+        ref = np.where((g[b] == 0) & (q2 > s), (q2 - s) / s**2, 0.0)
+        np.testing.assert_allclose(out[b], ref, rtol=1e-9, atol=1e-12)
+        n_back += int(np.sum(ref > 0))
+    assert n_back > 0
+    # the relative pruning level applies to re-admitted columns too
+    high = _readmission(np, A, Y, A.conj().T @ Y, g, nv, np.ones(B, dtype=bool), 0.5)
+    assert np.all((high == 0) | (high >= 0.5 * g.max(axis=1, keepdims=True)))
+    assert np.sum(high > 0) < n_back

@@ -543,6 +543,59 @@ def test_numpy_torch_agree():
     assert rc.x.shape == (96,)
 
 
+_SYNC = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "cpu", "numpy")
+
+
+def _count_syncs(torch, fn):
+    """Run ``fn()`` counting the tensor methods that read device data back to the host."""
+    counter = {"n": 0}
+    orig = {n: getattr(torch.Tensor, n) for n in _SYNC}
+
+    def wrap(f):
+        def g(self, *a, **k):
+            counter["n"] += 1
+            return f(self, *a, **k)
+        return g
+
+    for n in _SYNC:
+        setattr(torch.Tensor, n, wrap(orig[n]))
+    try:
+        out = fn()
+    finally:
+        for n, f in orig.items():
+            setattr(torch.Tensor, n, f)
+    return out, counter["n"]
+
+
+@pytest.mark.parametrize("prior, kw", [
+    (MarkovChainSupport(0.1, 0.3), {}),
+    (MarkovChainSupport(0.1, 0.3), {"learn_prior": True}),
+    (IndependentSupport(0.1, learn=True), {"learn_prior": True}),
+    (MRFSupport.from_transition((6, 10), 0.05, 0.8), {}),
+    (MarkovChainSupport(0.1, 0.3), {"method": "mm"}),
+    (MarkovChainSupport(0.1, 0.3), {"extrinsic": "paper"}),
+])
+def test_torch_syncs_only_at_convergence_checks(prior, kw):
+    """On torch the outer loop reads device data back only every ``check_every`` iterations; the
+    inner loops (paper-mode A1--A4, MM debiasing) likewise, with results independent of it."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(25)
+    A = rng.standard_normal((30, 60)) / np.sqrt(30)
+    Y = rng.standard_normal((4, 30))
+
+    def solve(ce, conv=torch.as_tensor):
+        return turbo_vbi(conv(A), conv(Y), prior, max_iter=20, tol=0, check_every=ce, **kw)
+
+    solve(10)  # warm-up (lazy imports)
+    r10, n10 = _count_syncs(torch, lambda: solve(10))
+    r1, n1 = _count_syncs(torch, lambda: solve(1))
+    assert n1 > n10
+    if kw.get("extrinsic") != "paper":  # the paper inner loop reads once per check_every inner passes
+        assert n10 <= 40 + 6 * 2, n10
+    np.testing.assert_array_equal(r10.x.numpy(), r1.x.numpy())
+    np.testing.assert_allclose(r10.x.numpy(), solve(1, np.asarray).x, atol=1e-10)
+
+
 # ---------------------------------------------------------------------------- 10.13 scale invariance
 @pytest.mark.parametrize("extrinsic", ["cavity", "paper"])
 def test_scale_invariance(extrinsic):
@@ -633,6 +686,9 @@ def test_bad_input():
         turbo_vbi(A, y, 0.1, extrinsic="literal")
     with pytest.raises(ValueError, match="method"):
         turbo_vbi(A, y, 0.1, method="qr")
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="check_every"):
+            turbo_vbi(A, y, 0.1, check_every=bad)
     with pytest.raises(ValueError, match="noise_var"):
         turbo_vbi(A, y, 0.1, noise_var=-1.0)
     with pytest.raises(TypeError, match="prior"):

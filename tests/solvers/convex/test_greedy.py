@@ -291,6 +291,55 @@ def test_komp_bad_input():
     y[3] = np.inf
     with pytest.raises(ValueError, match="NaN or Inf"):
         komp([A1, A2], y)
+    with pytest.raises(ValueError, match="check_every"):
+        komp([A1, A2], np.ones(168), check_every=0)
+
+
+def _komp_batch(seed=5):
+    """Mixed batch: noiseless (stops on tol), noisy (runs out of indices) and an all-zero problem."""
+    rng = np.random.default_rng(seed)
+    A1, A2 = rng.standard_normal((9, 12)), rng.standard_normal((8, 10))
+    X = np.zeros((4, 12, 10))
+    for b in range(3):
+        X[b][np.ix_(rng.choice(12, 2, replace=False), rng.choice(10, 3, replace=False))] = rng.standard_normal((2, 3))
+    Y = np.einsum("ij,bjk,lk->bil", A1, X, A2).reshape(4, -1)
+    Y[1] += 0.1 * rng.standard_normal(72)
+    Y[3] = 0.0
+    return A1, A2, Y
+
+
+@pytest.mark.parametrize("check_every", [1, 3, 100])
+def test_komp_results_do_not_depend_on_check_every(backend, check_every):
+    """Finished problems are frozen on the device: ``check_every`` only changes how often the loop
+    reads back "any problem running?", never the results, counts or history."""
+    A1, A2, Y = _komp_batch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = komp([A1, A2], Y, tol=1e-8, max_per_mode=[5, 6])
+        res = komp([convert(A1, backend), convert(A2, backend)], convert(Y, backend), tol=1e-8,
+                   max_per_mode=[5, 6], check_every=check_every)
+    np.testing.assert_allclose(_to_np(res.x), ref.x, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(res.n_iter, ref.n_iter)
+    np.testing.assert_array_equal(res.converged, ref.converged)
+    assert list(res.converged) == [True, False, True, True]
+    assert int(res.n_iter[3]) == 0
+    for a, b in zip(res.extras["mode_support"], ref.extras["mode_support"]):
+        np.testing.assert_array_equal(a, b)
+    for mk, cap in zip(res.extras["mode_support"], (5, 6)):
+        assert int(mk[3].sum()) == 0 and int(mk.sum(axis=1).max()) <= cap
+    np.testing.assert_array_equal(res.history["iteration"], np.arange(1, int(ref.n_iter.max()) + 1))
+    np.testing.assert_allclose(res.history["residual"], ref.history["residual"], rtol=1e-10, atol=1e-14)
+    assert res.history["residual"].shape == (int(ref.n_iter.max()), 4)
+
+
+def test_komp_max_iter_and_record_every():
+    A1, A2, Y = _komp_batch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = komp([A1, A2], Y, tol=1e-8, max_iter=3, record_every=2)
+    assert list(res.n_iter) == [3, 3, 3, 0]
+    np.testing.assert_array_equal(res.history["iteration"], [2])
+    assert res.history["residual"].shape == (1, 4)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch-cpu"])

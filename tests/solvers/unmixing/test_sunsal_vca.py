@@ -118,3 +118,59 @@ def test_sunsal_clsunsal_torch_match_numpy():
         b = fn(torch.as_tensor(D), torch.as_tensor(Y))
         assert isinstance(b.x, torch.Tensor)
         np.testing.assert_allclose(b.x.numpy(), a.x, atol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::sparserec.solvers.result.ConvergenceWarning")  # tol=0 runs
+@pytest.mark.parametrize("fn", [sunsal, clsunsal])
+def test_sunsal_clsunsal_check_every(fn):
+    rng = np.random.default_rng(1)
+    D = rng.uniform(0.1, 1, (30, 8))
+    Y = rng.dirichlet(np.ones(8), 40) @ D.T
+    # with tol=0 the iterates do not depend on how often convergence is checked
+    a = fn(D, Y, max_iter=55, tol=0, check_every=1)
+    b = fn(D, Y, max_iter=55, tol=0, check_every=10)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert np.max(b.n_iter) == 55 and b.params["check_every"] == 10
+    assert np.all((b.n_iter % 10 == 0) | (b.n_iter == 55))  # a pixel may reach exactly 0 at a check
+    # with a tolerance, stops only at a checked iteration (a multiple of check_every)
+    c = fn(D, Y, max_iter=5000, tol=1e-5, check_every=7)
+    assert np.all(c.converged) and np.max(c.n_iter) % 7 == 0
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="check_every"):
+            fn(D, Y, check_every=bad)
+
+
+@pytest.mark.filterwarnings("ignore::sparserec.solvers.result.ConvergenceWarning")  # tol=0 runs
+def test_sunsal_clsunsal_torch_host_syncs_only_at_checks():
+    torch = pytest.importorskip("torch")
+    names = ["item", "__bool__", "__float__", "__int__", "__index__", "tolist", "cpu", "numpy"]
+    rng = np.random.default_rng(2)
+    D = rng.uniform(0.1, 1, (20, 5))
+    Y = rng.dirichlet(np.ones(5), 16) @ D.T
+    Dt, Yt = torch.as_tensor(D), torch.as_tensor(Y)
+
+    def count(fn, **kw):
+        n = [0]
+        orig = {k: getattr(torch.Tensor, k) for k in names}
+
+        def wrap(f):
+            def g(self, *a, **k):
+                n[0] += 1
+                return f(self, *a, **k)
+            return g
+
+        for k in names:
+            setattr(torch.Tensor, k, wrap(orig[k]))
+        try:
+            r = fn(Dt, Yt, max_iter=100, tol=0, **kw)
+        finally:
+            for k, f in orig.items():
+                setattr(torch.Tensor, k, f)
+        return n[0], r
+
+    for fn in (sunsal, clsunsal):
+        n10, r10 = count(fn, check_every=10)
+        n1, r1 = count(fn, check_every=1)
+        assert int(np.max(r10.n_iter)) == 100
+        assert n10 <= 40 + 6 * 10 < n1, (fn.__name__, n10, n1)
+        np.testing.assert_allclose(r10.x.numpy(), fn(D, Y, max_iter=100, tol=0, check_every=10).x, atol=1e-10)
