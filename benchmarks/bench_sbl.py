@@ -7,10 +7,10 @@ a. SVD-KroSBL vs classical EM-SBL (``sbl`` on the dense 1440 x 3375 Kronecker ma
    noise); median per-trial times and median NMSE over the same seeds.  Target >= 150x at equal
    or lower NMSE.
 b. AM-KroSBL vs the same classical SBL.  Target >= 20x.
-c. ``sbl`` (EM, and MacKay) on 500 x 2000 with 20 non-zeros vs
-   ``sklearn.linear_model.ARDRegression(fit_intercept=False)`` run to its own convergence
-   (default ``tol``, ``max_iter=300``).  Target >= 20x with NMSE no worse.
-d. ``sbl`` batched over 64 right-hand sides (one call) vs 64 ARD fits.  The ARD time is 64 x the
+c. ``sbl`` (default ``update="auto"``, plain MacKay and EM; best of three) on 500 x 2000 with 20
+   non-zeros vs ``sklearn.linear_model.ARDRegression(fit_intercept=False)`` run to its own
+   convergence (default ``tol``, ``max_iter=300``; best of two).  Target >= 20x with NMSE no worse.
+d. ``sbl`` (auto and MacKay) batched over 64 right-hand sides (one call) vs 64 ARD fits.  The ARD time is 64 x the
    measured single-fit time of row c (extrapolated; every fit has the same size).  Target >= 10x.
    The notes also give the time of 64 separate ``sbl`` calls.
 e. Peak memory (tracemalloc) of one Kronecker E-step + AM + SVD M-step at N = 32^3
@@ -130,18 +130,22 @@ def _ard_rows(quick: bool) -> list[dict[str, Any]]:
             t_ard = (time.perf_counter() - t0) / cap * 100
             ard_note = f"ARD capped at {cap} iterations, time extrapolated to 100 iterations"
         else:
-            t0 = time.perf_counter()
-            ard = ARDRegression(fit_intercept=False).fit(A, y)
-            t_ard = time.perf_counter() - t0
+            t_ard = float("inf")
+            for _ in range(2):  # best of two, like the sbl rows (best of three)
+                t0 = time.perf_counter()
+                ard = ARDRegression(fit_intercept=False).fit(A, y)
+                t_ard = min(t_ard, time.perf_counter() - t0)
             n_it = getattr(ard, "n_iter_", None)
             ard_note = f"ARD ran to its own stop ({n_it} iterations, default tol, max_iter=300)"
         e_ard = _nmse(ard.coef_, x)
         rows = []
         res = {}
         for upd in ("auto", "mackay", "em"):
-            t0 = time.perf_counter()
-            r = sbl(A, y, update=upd)
-            ts = time.perf_counter() - t0
+            ts = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                r = sbl(A, y, update=upd)
+                ts = min(ts, time.perf_counter() - t0)
             res[upd] = ts
             e = _nmse(r.x, x)
             rows.append(_row(

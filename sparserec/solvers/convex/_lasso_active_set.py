@@ -17,6 +17,7 @@ import numpy as np
 
 _LAZY_RANK = 16
 _MAX_SLOTS = 1024
+_REFRESH = 32
 
 
 def slots_for(m: int, n: int) -> int:
@@ -25,9 +26,20 @@ def slots_for(m: int, n: int) -> int:
 
 
 def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool = False,
-                   max_steps: int | None = None, smax: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Solutions ``X`` (B, n) at ``lam`` (B,), a mask of the problems whose path reached their
-    ``lam`` and the number of steps taken."""
+                   max_steps: int | None = None, smax: int | None = None,
+                   lowp: bool | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    r"""Solutions ``X`` (B, n) at ``lam`` (B,), a mask of the problems whose path reached their
+    ``lam`` and the number of steps taken.
+
+    ``lowp`` (default: real float64 data with ``m*n >= 2**18``) runs the two ``O(Bmn)`` parts
+    of a step — the correlation update :math:`a = M^T u` and the entry test over all features —
+    in float32, with the correlations recomputed exactly in float64 every ``_REFRESH`` steps.
+    Everything that defines the solution on the active set (inverse Gram matrix, direction,
+    coefficients, :math:`\lambda`) stays in float64, so the path invariant
+    :math:`M_A^T(y - M_A w) = \lambda s` holds to float64 rounding; float32 only decides *which*
+    feature enters (ties closer than about :math:`10^{-6}` may be taken in either order), and
+    :func:`lasso` certifies the result with the float64 duality gap.
+    """
     m, n = M.shape
     B = Y.shape[0]
     dt = np.result_type(M.dtype, Y.dtype, np.float64)
@@ -46,14 +58,25 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
     run = lam_cur > lam                             # others: x = 0 is optimal
     ok[~run] = True
     run &= lam > 0
-    floor = np.full((B, n), 1e-300, dtype=dt)         # +inf on active features
+    if lowp is None:
+        lowp = dt == np.float64 and m * n >= 2 ** 18
+    ct = np.float32 if lowp else dt                  # precision of the O(Bmn) parts
+    Mt = M.astype(ct) if lowp else M
+    if lowp:
+        C = C.astype(ct)
+    tiny = np.finfo(ct).tiny if lowp else 1e-300
+    floor = np.full((B, n), tiny, dtype=ct)           # +inf on active features
     feat = np.full((B, smax), -1, dtype=np.int64)
     sgn = np.zeros((B, smax), dtype=dt)
     w = np.zeros((B, smax), dtype=dt)
     d = np.zeros((B, smax), dtype=dt)                 # Ginv @ sgn, updated with Ginv
     Ginv = np.zeros((B, smax, smax), dtype=dt)
     XA = np.zeros((B, smax, m), dtype=dt)
+    XAt = np.zeros((B, smax, m), dtype=ct) if lowp else XA   # low-precision copy for u = M_A d
+    MTt = MT.astype(ct) if lowp else MT
     rows = np.arange(B)
+    orig = np.arange(B)                               # row of the caller's batch
+    ok_out = np.zeros(B, dtype=bool)
     hi = 0                                            # slots in use are < hi
     # pending rank-one terms: Ginv_true = Ginv + sum_t cf[:, t] Z[:, :, t] Z[:, :, t]^T
     K = _LAZY_RANK
@@ -79,12 +102,25 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
             rb, sb = np.nonzero(free)
             Ginv[rb, sb, :] = 0.0
             Ginv[rb, :, sb] = 0.0
+    def polish() -> np.ndarray:
+        r"""Coefficients re-solved exactly on each active set, :math:`w = G_A^{-1}(M_A^T y -
+        \lambda s)` (removes the drift of float32-timed entries), where sign-consistent."""
+        if not hi:
+            return w
+        v = (XA[:, :hi] @ Y[:, :, None])[:, :, 0] - lam_cur[:, None] * sgn[:, :hi]
+        wn = np.where(feat[:, :hi] >= 0, gmv(v), 0.0)
+        good = np.all(wn * sgn[:, :hi] >= 0, axis=1)
+        out = w.copy()
+        out[good, :hi] = wn[good]
+        return out
+
     # first entry: the most correlated feature of each running problem
     add = run.copy()
     j_in = np.argmax(C if positivity else np.abs(C), axis=-1)
     drop = np.zeros(B, dtype=bool)
     s_out = np.zeros(B, dtype=np.int64)
     steps = 0
+    bufs = None                                       # (B, n) work arrays of the entry test
     while True:
         # ---- events: one rank-one update of the inverse Gram matrices for the whole batch
         if np.any(add) or np.any(drop):
@@ -126,15 +162,19 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
             if np.any(add):
                 ra, sa = rows[add], slot[add]
                 XA[ra, sa] = MT[j_in[ra]]
+                if lowp:
+                    XAt[ra, sa] = MTt[j_in[ra]]
                 feat[ra, sa] = j_in[ra]
                 sgn[ra, sa] = 1.0 if positivity else np.sign(C[ra, j_in[ra]])
                 floor[ra, j_in[ra]] = np.inf
             if np.any(drop):
-                floor[rd, feat[rd, sd]] = 1e-300
+                floor[rd, feat[rd, sd]] = tiny
                 feat[rd, sd] = -1
                 sgn[rd, sd] = 0.0
                 w[rd, sd] = 0.0
                 XA[rd, sd] = 0.0
+                if lowp:
+                    XAt[rd, sd] = 0.0
             # direction d = Ginv @ sgn: rank-one update, recomputed exactly now and then
             if nz == K:
                 flush()
@@ -147,29 +187,55 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
                     d[rd, sd] = 0.0
         if not np.any(run) or steps >= max_steps:
             break
+        if B > 4 and 4 * int(run.sum()) <= 3 * B:
+            # a quarter of the rows have finished: store them and drop them from the batch
+            done = ~run
+            wp = polish() if lowp else w
+            _store(X, ok_out, orig[done], feat[done], wp[done], ok[done])
+            keep = np.flatnonzero(run)
+            orig, Y, lam, C, lam_cur, ok, run = orig[keep], Y[keep], lam[keep], C[keep], lam_cur[keep], \
+                ok[keep], run[keep]
+            floor, feat, sgn, w, d = floor[keep], feat[keep], sgn[keep], w[keep], d[keep]
+            Ginv, XA, Z, cf = Ginv[keep], XA[keep], Z[keep], cf[keep]
+            XAt = XAt[keep] if lowp else XA
+            add, drop, j_in, s_out = add[keep], drop[keep], j_in[keep], s_out[keep]
+            B = len(keep)
+            rows = np.arange(B)
         steps += 1
+        if lowp and steps % _REFRESH == 0:
+            # exact correlations of the current point: M^T (y - M_A w)
+            r = Y - (w[:, None, :hi] @ XA[:, :hi])[:, 0, :]
+            C = (r @ M).astype(ct)
         dh = d[:, :hi]
-        u = (dh[:, None, :] @ XA[:, :hi])[:, 0, :]            # (B, m)
-        a = u @ M                                             # (B, n)
-        lc = lam_cur[:, None]
-        # entry: |c_j| reaches lambda (a violator, by rounding, enters at once if it would grow)
-        # (numerators floored at a tiny positive value, +inf for active features: no NaN, and a
-        # denominator <= 0, clipped to 0, gives +inf)
-        with np.errstate(divide="ignore"):
-            den = np.subtract(1.0, a)
-            np.maximum(den, 0.0, out=den)
-            g1 = np.subtract(lc, C)
-            np.maximum(g1, floor, out=g1)
-            np.divide(g1, den, out=g1)
+        if bufs is None or bufs[0].shape[0] != B:
+            bufs = tuple(np.empty((B, n), dtype=ct) for _ in range(4))
+        a, r1, r2, nb = bufs
+        if lowp:
+            u = (dh.astype(ct)[:, None, :] @ XAt[:, :hi])[:, 0, :]  # (B, m)
+            np.matmul(u, Mt, out=a)                                 # (B, n)
+        else:
+            u = (dh[:, None, :] @ XA[:, :hi])[:, 0, :]
+            np.matmul(u, M, out=a)
+        lc = lam_cur[:, None].astype(ct)
+        # entry: |c_j| reaches lambda after the step 1/rho_j, rho_j = max((1 - a_j)/(lambda - c_j),
+        # (1 + a_j)/(lambda + c_j)) (a branch with rho <= 0 never reaches it).  Numerators of the
+        # steps are floored at a tiny positive value (a violator by rounding enters at once if it
+        # would grow) and are +inf on active features (rho = 0: never selected).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.subtract(1.0, a, out=r1)
+            np.subtract(lc, C, out=nb)
+            np.maximum(nb, floor, out=nb)
+            np.divide(r1, nb, out=r1)
             if not positivity:
-                np.add(1.0, a, out=den)
-                np.maximum(den, 0.0, out=den)
-                g2 = np.add(lc, C)
-                np.maximum(g2, floor, out=g2)
-                np.divide(g2, den, out=g2)
-                np.minimum(g1, g2, out=g1)
-        j_in = np.argmin(g1, axis=-1)
-        g_in = g1[rows, j_in]
+                np.add(1.0, a, out=r2)
+                np.add(lc, C, out=nb)
+                np.maximum(nb, floor, out=nb)
+                np.divide(r2, nb, out=r2)
+                np.maximum(r1, r2, out=r1)
+        j_in = np.argmax(r1, axis=-1)
+        rho = r1[rows, j_in].astype(dt)
+        with np.errstate(divide="ignore"):
+            g_in = np.where(rho > 0, 1.0 / rho, np.inf)
         # exit: an active coefficient moving towards zero reaches it
         wh, sg = w[:, :hi], sgn[:, :hi]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -180,7 +246,7 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
         gam = np.minimum(np.minimum(g_in, g_out), g_end)
         gam = np.where(run, gam, 0.0)
         wh += gam[:, None] * dh
-        np.multiply(a, gam[:, None], out=a)
+        np.multiply(a, gam[:, None].astype(ct), out=a)
         C -= a
         lam_cur -= gam
         fin = run & (gam >= g_end)
@@ -188,9 +254,15 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
         run &= ~fin
         drop = run & (g_out <= g_in)
         add = run & ~drop
-    occ = feat >= 0
-    bi, si = np.nonzero(occ)
-    X[bi, feat[bi, si]] = w[bi, si]
+    _store(X, ok_out, orig, feat, polish() if lowp else w, ok)
     if positivity:
         np.clip(X, 0.0, None, out=X)
-    return X, ok, steps
+    return X, ok_out, steps
+
+
+def _store(X: np.ndarray, ok_out: np.ndarray, where: np.ndarray, feat: np.ndarray, w: np.ndarray,
+           ok: np.ndarray) -> None:
+    """Write the coefficients of the rows ``where`` (active slots ``feat``, values ``w``)."""
+    bi, si = np.nonzero(feat >= 0)
+    X[where[bi], feat[bi, si]] = w[bi, si]
+    ok_out[where] = ok

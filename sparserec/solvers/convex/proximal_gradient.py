@@ -632,8 +632,30 @@ def _put_rows(xp: Any, out: Any, rows: Any, vals: Any) -> Any:
     return out
 
 
-def _lasso_homotopy_rows(xp: Any, M: Any, Y: Any, lam: Any, positivity: bool, X: Any) -> tuple[Any, int]:
-    """Homotopy solutions of the rows of ``Y`` (host numpy), in chunks of rows bounded in memory."""
+def _thread_budget() -> int:
+    """Threads the BLAS libraries may use here (the user's ``threadpoolctl``/``OMP_NUM_THREADS``
+    limits, else the CPUs this process may run on)."""
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [d["num_threads"] for d in threadpool_info() if d.get("user_api") == "blas"]
+        if blas:
+            return max(1, min(cpus, min(blas)))
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        pass
+    return max(1, cpus)
+
+
+def _lasso_homotopy_rows(xp: Any, M: Any, Y: Any, lam: Any, positivity: bool, X: Any,
+                         n_jobs: int | None = None) -> tuple[Any, int]:
+    """Homotopy solutions of the rows of ``Y`` (host numpy), in chunks of rows bounded in memory,
+    the chunks spread over ``n_jobs`` threads (numpy releases the GIL in its kernels)."""
     import numpy as np
 
     from ._lasso_active_set import lasso_homotopy, slots_for
@@ -647,10 +669,12 @@ def _lasso_homotopy_rows(xp: Any, M: Any, Y: Any, lam: Any, positivity: bool, X:
     Bn = Y.shape[0]
     lam_np = np.broadcast_to(np.asarray(lam, dtype=np.float64), (Bn,))
     smax = slots_for(m, n)
+    jobs = _thread_budget() if n_jobs is None else int(n_jobs)
+    jobs = max(1, min(jobs, Bn // 4 if Bn >= 8 else 1))  # at least 4 rows per thread
     per_row = 8 * smax * (smax + m + 24) + 24 * n
-    ch = max(1, int(_HOMOTOPY_BYTES // per_row))
+    ch = max(1, int(_HOMOTOPY_BYTES // jobs // per_row))
+    ch = min(ch, -(-Bn // jobs))
     Xh = np.zeros((Bn, n), dtype=np.float64)
-    steps = 0
     try:  # the path is a sequence of small batched products: extra BLAS threads only spin
         from threadpoolctl import threadpool_limits
 
@@ -659,11 +683,21 @@ def _lasso_homotopy_rows(xp: Any, M: Any, Y: Any, lam: Any, positivity: bool, X:
         import contextlib
 
         limit = contextlib.nullcontext()
+
+    def solve(c0: int) -> int:
+        Xc, _, st = lasso_homotopy(M, Y[c0:c0 + ch], lam_np[c0:c0 + ch], positivity, smax=smax)
+        Xh[c0:c0 + ch] = Xc
+        return st
+
     with limit:
-        for c0 in range(0, Bn, ch):
-            Xc, _, st = lasso_homotopy(M, Y[c0:c0 + ch], lam_np[c0:c0 + ch], positivity, smax=smax)
-            Xh[c0:c0 + ch] = Xc
-            steps += st
+        starts = range(0, Bn, ch)
+        if jobs > 1 and len(starts) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=jobs) as ex:
+                steps = max(ex.map(solve, starts))
+        else:
+            steps = max(solve(c0) for c0 in starts)
     if tt is not None:
         import torch
 
@@ -674,7 +708,7 @@ def _lasso_homotopy_rows(xp: Any, M: Any, Y: Any, lam: Any, positivity: bool, X:
 def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
           max_iter: int = 50, inner_max_iter: int = 5000, positivity: bool = False,
           working_set: bool = True, ws_min_size: int = 64, method: str = "auto",
-          callback: Callable[[SolverState], bool | None] | None = None,
+          n_jobs: int | None = None, callback: Callable[[SolverState], bool | None] | None = None,
           verbose: bool = False) -> SolverResult:
     r"""Batched Lasso :math:`\min_x \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1` with working sets
     and duality-gap stopping.
@@ -707,6 +741,11 @@ def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
         could not finish continue with the working-set FISTA from its point).  ``"fista"``: the
         working-set FISTA alone.  ``"auto"``: homotopy for numpy data, FISTA for torch tensors
         (``"homotopy"`` with torch tensors runs the path on the host and returns tensors).
+    n_jobs : int, optional
+        Threads for the homotopy: the batch is split into that many blocks of problems (at
+        least 4 each) solved concurrently, each with one BLAS thread.  Default: the BLAS thread
+        budget (``threadpoolctl`` limits / ``OMP_NUM_THREADS``, else the CPUs available), so
+        ``threadpool_limits(1)`` gives a single-threaded solve.
     callback, verbose
         See :class:`~sparserec.solvers.result.ConvergenceMonitor` (called per outer iteration).
 
@@ -766,6 +805,8 @@ def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
     xp, y, batch, dt = prepare_data(A, y, "lasso")
     if method not in ("auto", "homotopy", "fista"):
         raise ValueError(f"lasso: method must be 'auto', 'homotopy' or 'fista', got {method!r}")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ValueError(f"lasso: n_jobs must be a positive integer or None, got {n_jobs!r}")
     dense = isinstance(A, Matrix) and A._kind == "dense" and len(A.in_shape) == 1
     if not dense or is_complex_dtype(dt) or (isinstance(lam, (int, float)) and lam == 0):
         return fista(A, y, L1(), lam, tol=tol, positivity=positivity, verbose=verbose,
@@ -789,9 +830,9 @@ def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
     from ..._backend import is_torch
 
     if method == "homotopy" or (method == "auto" and not is_torch(Y)):
-        X, hom_steps = _lasso_homotopy_rows(xp, M, Y, lam_v, positivity, X)
-    MT = xp.asarray(M.T, copy=True)
-    L_full = lipschitz(A, y)
+        X, hom_steps = _lasso_homotopy_rows(xp, M, Y, lam_v, positivity, X, n_jobs)
+    MT = None
+    L_full = None  # ||A||^2, only needed if some problem is left to the working-set FISTA
     mon = ConvergenceMonitor(batch, y, max_iter, tol, 1, 1, callback, verbose, "lasso")
     inner_total = 0
     inf = float("inf")
@@ -819,15 +860,18 @@ def lasso(A: LinearOperator | Any, y: Any, lam: Any = 1.0, *, tol: float = 1e-4,
             k = int(min(n, max(ws_min_size, 2 * int(xp.max(nnz)))))
         else:
             k = n
-        score = (C if positivity else xp.abs(C)) / expand(lam_safe, 1)
-        score = xp.where(X != 0, xp.full_like(score, inf), score)
-        idx = _topk_idx(xp, score, k)
         stop = mon.step(xp.reshape(crit, batch), xp.reshape(X, batch + (n,)),
                         objective=xp.reshape(P, batch),
                         duality_gap=xp.reshape(gap, batch),
                         n_nonzero=xp.reshape(nnz, batch), ws_size=k)
         if stop:
             break
+        score = (C if positivity else xp.abs(C)) / expand(lam_safe, 1)
+        score = xp.where(X != 0, xp.full_like(score, inf), score)
+        idx = _topk_idx(xp, score, k)
+        if L_full is None:
+            MT = xp.asarray(M.T, copy=True)
+            L_full = lipschitz(A, y)
         # ---- restricted problems of the unconverged rows: per-problem sub-dictionaries
         # (rows, k, m), batched matvecs, in chunks of rows whose sub-dictionaries stay
         # cache-resident (the inner iterations stream them twice per iteration)

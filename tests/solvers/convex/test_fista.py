@@ -360,3 +360,31 @@ def test_lasso_homotopy_torch_and_bad_method():
     # lam above lambda_max: zero without any step
     big = lasso(A, Y, 10 * np.abs(Y @ A).max())
     assert not big.x.any()
+
+
+def test_lasso_homotopy_low_precision_compaction_and_threads():
+    """The float32 entry test (with exact float64 active-set algebra), the compaction of finished
+    rows and the threaded blocks give the float64 path's solution; the result is exact (KKT)."""
+    import sparserec.solvers.convex._lasso_active_set as las
+    from sparserec.solvers.convex import lasso
+
+    rng = np.random.default_rng(41)
+    m, n, B = 80, 4000, 12  # m * n >= 2**18: low precision by default
+    A = rng.standard_normal((m, n))
+    X0 = np.zeros((B, n))
+    for b in range(B):
+        X0[b, rng.choice(n, 10 + 4 * b, replace=False)] = rng.standard_normal(10 + 4 * b) * 3
+    Y = X0 @ A.T + 0.1 * rng.standard_normal((B, m))
+    lam = np.linspace(2.0, 40.0, B)  # different path lengths: rows finish at different steps
+    X64, ok64, _ = las.lasso_homotopy(A, Y, lam, lowp=False)
+    X32, ok32, _ = las.lasso_homotopy(A, Y, lam)
+    assert ok64.all() and ok32.all()
+    np.testing.assert_allclose(X32, X64, atol=1e-8 * np.abs(X64).max())
+    for b in range(B):
+        _kkt_l1(A, X32[b], Y[b], lam[b], 1e-6)
+    r1 = lasso(A, Y, lam, tol=1e-10, n_jobs=1)
+    r3 = lasso(A, Y, lam, tol=1e-10, n_jobs=3)
+    np.testing.assert_allclose(r1.x, r3.x, atol=1e-9 * np.abs(r1.x).max())  # blocks: other rounding
+    assert r1.converged.all() and r1.extras["inner_iterations"] == 0
+    with pytest.raises(ValueError, match="n_jobs"):
+        lasso(A, Y, lam, n_jobs=0)
