@@ -78,25 +78,32 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
     orig = np.arange(B)                               # row of the caller's batch
     ok_out = np.zeros(B, dtype=bool)
     hi = 0                                            # slots in use are < hi
-    # pending rank-one terms: Ginv_true = Ginv + sum_t cf[:, t] Z[:, :, t] Z[:, :, t]^T
+    # pending rank-one terms: Ginv_true = Ginv + sum_t cf[:, t] Z[:, t] Z[:, t]^T
     K = _LAZY_RANK
-    Z = np.zeros((B, smax, K), dtype=dt)
+    Z = np.zeros((B, K, smax), dtype=dt)
     cf = np.zeros((B, K), dtype=dt)
     nz = 0
 
     def gmv(v: np.ndarray) -> np.ndarray:
         r = (Ginv[:, :hi, :hi] @ v[:, :, None])[:, :, 0]
         if nz:
-            Zh = Z[:, :hi, :nz]
-            t = (v[:, None, :] @ Zh)[:, 0, :] * cf[:, :nz]
-            r += (Zh @ t[:, :, None])[:, :, 0]
+            Zh = Z[:, :nz, :hi]
+            t = (Zh @ v[:, :, None])[:, :, 0] * cf[:, :nz]
+            r += (t[:, None, :] @ Zh)[:, 0, :]
         return r
 
     def flush() -> None:
         if nz:
-            Zh = Z[:, :hi, :nz]
-            Ginv[:, :hi, :hi] += (Zh * cf[:, None, :nz]) @ Zh.transpose(0, 2, 1)
-            Z[:, :, :nz] = 0.0
+            # in blocks of problems: the (b, hi, hi) product stays in cache and is reused
+            bs = max(1, min(B, (1 << 21) // (8 * hi * hi)))
+            tmp = np.empty((bs, hi, hi), dtype=dt)
+            for b0 in range(0, B, bs):
+                b1 = min(B, b0 + bs)
+                Zb = Z[b0:b1, :nz, :hi]
+                t = tmp[:b1 - b0]
+                np.matmul(Zb.transpose(0, 2, 1) * cf[b0:b1, None, :nz], Zb, out=t)
+                Ginv[b0:b1, :hi, :hi] += t
+            Z[:, :nz] = 0.0
         free = feat[:, :hi] < 0
         if np.any(free):
             rb, sb = np.nonzero(free)
@@ -151,12 +158,12 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
                 s_old = sgn[rd, sd]
                 col = Ginv[rd, :, sd]
                 if nz:
-                    col += (Z[rd, :, :nz] @ (cf[rd, :nz] * Z[rd, sd, :nz])[:, :, None])[:, :, 0]
+                    col += ((cf[rd, :nz] * Z[rd, :nz, sd])[:, None, :] @ Z[rd, :nz, :])[:, 0, :]
                 z[rd] = col
                 coef[rd] = -1.0 / col[np.arange(rd.shape[0]), sd]
             zh = z[:, :hi]
             cz = coef[:, None] * zh
-            Z[:, :, nz] = z
+            Z[:, nz] = z
             cf[:, nz] = coef
             nz += 1
             if np.any(add):
@@ -208,7 +215,9 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
             C = (r @ M).astype(ct)
         dh = d[:, :hi]
         if bufs is None or bufs[0].shape[0] != B:
-            bufs = tuple(np.empty((B, n), dtype=ct) for _ in range(4))
+            rb = max(1, min(B, (1 << 18) // (n * np.dtype(ct).itemsize)))
+            bufs = (np.empty((B, n), dtype=ct),) + tuple(np.empty((rb, n), dtype=ct) for _ in range(3))
+            rho_b = np.empty(B, dtype=ct)
         a, r1, r2, nb = bufs
         if lowp:
             u = (dh.astype(ct)[:, None, :] @ XAt[:, :hi])[:, 0, :]  # (B, m)
@@ -221,19 +230,28 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
         # (1 + a_j)/(lambda + c_j)) (a branch with rho <= 0 never reaches it).  Numerators of the
         # steps are floored at a tiny positive value (a violator by rounding enters at once if it
         # would grow) and are +inf on active features (rho = 0: never selected).
+        # (in blocks of rows whose work arrays stay in the core's cache)
+        j_in = np.empty(B, dtype=np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            np.subtract(1.0, a, out=r1)
-            np.subtract(lc, C, out=nb)
-            np.maximum(nb, floor, out=nb)
-            np.divide(r1, nb, out=r1)
-            if not positivity:
-                np.add(1.0, a, out=r2)
-                np.add(lc, C, out=nb)
-                np.maximum(nb, floor, out=nb)
-                np.divide(r2, nb, out=r2)
-                np.maximum(r1, r2, out=r1)
-        j_in = np.argmax(r1, axis=-1)
-        rho = r1[rows, j_in].astype(dt)
+            for b0 in range(0, B, rb):
+                sl = slice(b0, b0 + rb)
+                k = min(B, b0 + rb) - b0
+                ab, cb, fb, lb = a[sl], C[sl], floor[sl], lc[sl]
+                x1, x2, xn = r1[:k], r2[:k], nb[:k]
+                np.subtract(1.0, ab, out=x1)
+                np.subtract(lb, cb, out=xn)
+                np.maximum(xn, fb, out=xn)
+                np.divide(x1, xn, out=x1)
+                if not positivity:
+                    np.add(1.0, ab, out=x2)
+                    np.add(lb, cb, out=xn)
+                    np.maximum(xn, fb, out=xn)
+                    np.divide(x2, xn, out=x2)
+                    np.maximum(x1, x2, out=x1)
+                jb = np.argmax(x1, axis=-1)
+                j_in[sl] = jb
+                rho_b[sl] = x1[np.arange(k), jb]
+        rho = rho_b.astype(dt)
         with np.errstate(divide="ignore"):
             g_in = np.where(rho > 0, 1.0 / rho, np.inf)
         # exit: an active coefficient moving towards zero reaches it
