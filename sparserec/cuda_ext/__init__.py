@@ -13,7 +13,10 @@ Dispatch: torch tensors on CUDA use the Triton kernel when triton is installed; 
 (numpy, torch CPU) uses the reference.  ``SPARSEREC_FORCE_REFERENCE=1`` forces the reference, and
 ``impl="reference" | "triton"`` picks one explicitly (``"triton"`` on CPU needs
 ``TRITON_INTERPRET=1`` set before the first kernel import — that is how CI tests the kernels).
-Kernels compile lazily on first use, never at import.  :func:`available` says what is on and why.
+``impl="cuda"`` selects the optional CUDA C++ extension (``csrc/``, loaded by
+:mod:`sparserec.cuda_ext._cpp`; :func:`prox_grad_step` only, CUDA tensors only); it is never the
+default.  Kernels compile lazily on first use, never at import.  :func:`available` says what is on
+and why.
 """
 
 from __future__ import annotations
@@ -56,14 +59,42 @@ for _op in _OPS:
     register_kernel(f"cuda_ext.{_op}")(getattr(reference, _op))
     register_kernel(f"cuda_ext.{_op}", "torch", "cuda")(_make_triton(_op))
 
+#: operations with a CUDA C++ implementation (``impl="cuda"``)
+_CPP_OPS = ("prox_grad_step",)
+#: registry operation name of the CUDA C++ alternative of ``op``
+_CPP_KEY = "cuda_ext.{}.cuda_cpp"
+
+
+def _make_cpp(op: str) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        from . import _cpp  # light: imports neither torch nor the compiler tooling
+
+        return getattr(_cpp, op)(*args, **kwargs)
+
+    call.__name__ = f"{op}_cuda_cpp"
+    return call
+
+
+# The C++ kernels are an alternative to the Triton ones for the same (torch, cuda) key, so they are
+# registered under their own operation name (with the same reference) and never picked by
+# impl="auto"; impl="cuda" selects them.
+_CPP_IMPLS: dict[str, Any] = {}
+for _op in _CPP_OPS:
+    register_kernel(_CPP_KEY.format(_op))(getattr(reference, _op))
+    _CPP_IMPLS[_op] = register_kernel(_CPP_KEY.format(_op), "torch", "cuda")(_make_cpp(_op))
+
 
 def available() -> dict[str, Any]:
     """Which accelerated kernels are usable here, and why not if they are not.
 
     Returns a dict with ``triton`` (installed), ``cuda`` (a CUDA device is visible), ``interpret``
-    (``TRITON_INTERPRET=1``), ``forced_reference``, ``enabled`` (kernels used for CUDA tensors)
-    and a human-readable ``reason``.
+    (``TRITON_INTERPRET=1``), ``forced_reference``, ``enabled`` (Triton kernels used for CUDA
+    tensors) and a human-readable ``reason``; ``cpp`` says whether the optional CUDA C++ extension
+    (``impl="cuda"``) is prebuilt, built or buildable here and ``cpp_reason`` why (or why not).
+    Nothing is built or compiled by this call.
     """
+    from . import _cpp
+
     has_triton = importlib.util.find_spec("triton") is not None
     torch = sys.modules.get("torch")
     if torch is None and importlib.util.find_spec("torch") is not None:
@@ -81,9 +112,11 @@ def available() -> dict[str, Any]:
     if forced:
         reasons.append("SPARSEREC_FORCE_REFERENCE is set")
     enabled = has_triton and cuda and not forced
+    cpp, cpp_reason = _cpp.status()
     return {"triton": has_triton, "cuda": cuda, "interpret": interpret, "forced_reference": forced,
             "enabled": enabled, "ops": list(_OPS),
-            "reason": "kernels enabled for CUDA tensors" if enabled else "; ".join(reasons)}
+            "reason": "kernels enabled for CUDA tensors" if enabled else "; ".join(reasons),
+            "cpp": cpp, "cpp_ops": list(_CPP_OPS), "cpp_reason": cpp_reason}
 
 
 def _pick(op: str, like: Any, impl: str) -> Any:
@@ -98,7 +131,12 @@ def _pick(op: str, like: Any, impl: str) -> Any:
         if importlib.util.find_spec("triton") is None:
             raise ImportError("impl='triton' needs triton: pip install 'sparserec[gpu]'")
         return _make_triton(op)
-    raise ValueError(f"impl must be 'auto', 'reference' or 'triton', got {impl!r}")
+    if impl == "cuda":
+        if op not in _CPP_IMPLS:
+            raise ValueError(f"impl='cuda' (CUDA C++ extension) implements only {', '.join(_CPP_OPS)}; use "
+                             f"impl='auto', 'triton' or 'reference' for {op}")
+        return _CPP_IMPLS[op]  # checks that the data are CUDA tensors before loading anything
+    raise ValueError(f"impl must be 'auto', 'reference', 'triton' or 'cuda', got {impl!r}")
 
 
 def prox_grad_step(z: Any, grad: Any, x_prev: Any, step: Any, lam: Any, beta: Any, kind: str = "l1",

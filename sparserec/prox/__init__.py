@@ -2,8 +2,9 @@ r"""Proximal maps and projections, batched on numpy and torch from one code path
 
 Functions follow ``prox_f(x, thresh)`` = :math:`\arg\min_z \tfrac12\|z-x\|^2 + t f(z)` with
 thresholds broadcasting against ``x`` (scalar or per problem); projections are named
-``project_*``.  :class:`Penalty` objects bundle a prox with the function value for solvers
-(``pen(x, step, lam)``, ``pen.value(x, lam, ndim)``).
+``project_*`` (:func:`project_l0_ball` keeps the ``k`` largest magnitudes, the hard-thresholding
+step of IHT, and :func:`topk_mask` returns that support).  :class:`Penalty` objects bundle a
+prox with the function value for solvers (``pen(x, step, lam)``, ``pen.value(x, lam, ndim)``).
 """
 
 from .elementwise import lp_threshold, prox_cel0, prox_l0, prox_l1, prox_lp
@@ -26,11 +27,13 @@ from .penalties import (
 )
 from .projections import (
     project_box,
+    project_l0_ball,
     project_l1_ball,
     project_linf_ball,
     project_nonneg,
     project_simplex,
     project_sum_to,
+    topk_mask,
 )
 from .tv import gradient_nd, gradient_nd_adjoint, prox_tv
 
@@ -54,6 +57,7 @@ __all__ = [
     "lp_threshold",
     "project_box",
     "project_group_ball",
+    "project_l0_ball",
     "project_l1_ball",
     "project_linf_ball",
     "project_nonneg",
@@ -67,4 +71,5 @@ __all__ = [
     "prox_lp",
     "prox_nuclear",
     "prox_tv",
+    "topk_mask",
 ]

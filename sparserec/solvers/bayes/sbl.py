@@ -407,7 +407,7 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
         K = idx_np.shape[-1]
         if matrix_free:
             est = estep_operator(op, Y[:, :, 0], gam_act, nvar, diag=diag, n_probes=n_probes,
-                                 cg_tol=cg_tol, seed=seed)
+                                 cg_tol=cg_tol, seed=seed, check_every=check_every)
             est["mean"] = est["mean"][:, :, None]
             return est
         use_coef = form == "coefficient" or (form == "auto" and K <= 1.5 * M)

@@ -218,7 +218,8 @@ class _ModuleA:
     """
 
     def __init__(self, Ad: Any, op: Any, Y: Any, method: str, *, diag_probes: Any, cg_tol: float,
-                 mm_steps: int, column_norms_sq: Any, seed: int, cg_max_iter: int | None = None) -> None:
+                 mm_steps: int, column_norms_sq: Any, seed: int, cg_max_iter: int | None = None,
+                 check_every: int = 1) -> None:
         self.Ad, self.op, self.Y, self.method = Ad, op, Y, method
         xp = self.xp = namespace(Y)
         self.B, self.M = Y.shape
@@ -226,6 +227,9 @@ class _ModuleA:
         self.rdt = real_dtype(Y.dtype)
         self.diag_probes, self.cg_tol, self.mm_steps, self.seed = diag_probes, cg_tol, mm_steps, seed
         self.cg_max_iter = cg_max_iter
+        # the CG of the "cg" back end tests its stopping rule (a host sync on torch) every check_every
+        # iterations, on both backends so that numpy and torch run the same iterations
+        self.cg_check_every = int(check_every)
         self.yy = xp.astype(xp.sum(_abs2(xp, Y), axis=-1), self.rdt)
         if Ad is not None:
             self.N = Ad.shape[1]
@@ -298,7 +302,7 @@ class _ModuleA:
             diag = "exact" if self.diag_probes == "exact" else "hutchinson"
             n_probes = 1 if diag == "exact" else int(self.diag_probes)
             est = estep_operator(self.op, self.Y, gamma, nv, diag=diag, n_probes=n_probes, cg_tol=self.cg_tol,
-                                 cg_max_iter=self.cg_max_iter, seed=self.seed)
+                                 cg_max_iter=self.cg_max_iter, seed=self.seed, check_every=self.cg_check_every)
             mean = est["mean"]
         var = xp.astype(est["var"], self.rdt)
         dof = xp.astype(est["dof"], self.rdt)
@@ -562,6 +566,8 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
         With torch tensors the early exits of the paper-mode inner loop and of the MM debiasing
         passes are also read back every ``check_every`` passes only; passes after such a loop
         has converged are no-ops, so those loops give the same result for every ``check_every``.
+        With ``method="cg"`` the conjugate-gradient E-steps also test their stopping rule every
+        ``check_every`` iterations (on numpy too, so that both backends run the same iterations).
     debias : bool, optional
         After the turbo loop, run one more A1 with the precisions of the estimated-inactive
         coefficients (:math:`\tilde\pi_{g(n)} \le 1/2`) raised to at least the inactive prior mean
@@ -697,7 +703,7 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
 
     # ------------------------------------------------------------ scaling and initialisation
     modA = _ModuleA(Ad, op, Y, method, diag_probes=diag_probes, cg_tol=float(cg_tol), mm_steps=int(mm_steps),
-                    column_norms_sq=column_norms_sq, seed=seed, cg_max_iter=cg_max_iter)
+                    column_norms_sq=column_norms_sq, seed=seed, cg_max_iter=cg_max_iter, check_every=check_every)
     yn = xp.sqrt(modA.yy)
     if signal_scale is None:
         lam0 = prior.sparsity()
@@ -864,7 +870,7 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
                     Ad2 = xp.astype(Ad2, dt)
                 modA = _ModuleA(Ad2, op2, Ys, method, diag_probes=diag_probes, cg_tol=float(cg_tol),
                                 mm_steps=int(mm_steps), column_norms_sq=column_norms_sq, seed=seed,
-                                cg_max_iter=cg_max_iter)
+                                cg_max_iter=cg_max_iter, check_every=check_every)
 
     if debias is None:
         debias = extrinsic == "cavity"

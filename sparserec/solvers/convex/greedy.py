@@ -30,6 +30,7 @@ from ..._backend import (
 )
 from ..._backend.dtypes import eps
 from ...operators.base import LinearOperator
+from ...prox.projections import topk_mask
 from ..result import ConvergenceMonitor, SolverResult, SolverState, Status, check_max_iter, check_tol
 
 __all__ = ["htp", "iht", "komp", "omp"]
@@ -665,20 +666,6 @@ def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
 
 
 # ---------------------------------------------------------------------------------- IHT / HTP
-def _topk_mask(xp: Any, v: Any, kvec: Any, kmax: int) -> tuple[Any, Any]:
-    """Boolean mask of the ``k_b`` largest ``|v_b|`` per row and the top-``kmax`` indices.
-
-    Ties resolve to the smaller index (stable sort).
-    """
-    B, n = v.shape
-    order = xp.argsort(-xp.abs(v), axis=-1, stable=True)[:, :kmax]          # (B, kmax)
-    keep = _int_array(xp, np.arange(kmax), v)[None, :] < kvec[:, None]      # (B, kmax)
-    mask = xp.zeros((B, n), dtype=xp.bool, **_device_kw(v))
-    rows = _int_array(xp, np.arange(B), v)[:, None]
-    mask[rows, order] = keep
-    return mask, order
-
-
 def _gather_atoms(xp: Any, op: LinearOperator, dense: Any, idx: Any, dt: Any) -> Any:
     """Atoms ``a_{idx[b, s]}`` as an array ``(B, s, m)`` (gather or batched one-hot apply)."""
     B, s = idx.shape
@@ -751,7 +738,7 @@ def _thresholding(A: Any, y: Any, n_nonzero: Any, *, pursuit: bool, step: float 
         g = AH(R)
         if normalized:
             # NIHT: step = |g_S|^2 / |A g_S|^2 on the current support (top-k of g at x = 0)
-            gm, _ = _topk_mask(xp, g, kvec, kmax)
+            gm = topk_mask(g, kvec)
             S0 = xp.where(xp.any(supp, axis=-1, keepdims=True), supp, gm)
             gS = g * xp.astype(S0, dt)
             den = nrm2(A_(gS))
@@ -759,7 +746,7 @@ def _thresholding(A: Any, y: Any, n_nonzero: Any, *, pursuit: bool, step: float 
                           xp.full_like(den, step_v))
             for _ in range(30):
                 v = x + xp.astype(mu, dt)[:, None] * g
-                mask, order = _topk_mask(xp, v, kvec, kmax)
+                mask, order = topk_mask(v, kvec, return_order=True)
                 x_new = v * xp.astype(mask, dt)
                 dx = x_new - x
                 changed = xp.any(mask != S0, axis=-1)
@@ -771,11 +758,11 @@ def _thresholding(A: Any, y: Any, n_nonzero: Any, *, pursuit: bool, step: float 
                 mu = xp.where(shrink, mu / (2 * 0.99), mu)
         else:
             v = x + step_v * g
-            mask, order = _topk_mask(xp, v, kvec, kmax)
+            mask, order = topk_mask(v, kvec, return_order=True)
             x_new = v * xp.astype(mask, dt)
         if pursuit:
             keep = _int_array(xp, np.arange(kmax), Y)[None, :] < kvec[:, None]
-            x_new = ls_on(order, keep)
+            x_new = ls_on(order[:, :kmax], keep)
         act = mon.mask(x_new)
         x_new = xp.where(act, x_new, x)
         dx = x_new - x

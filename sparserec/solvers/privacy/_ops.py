@@ -1,7 +1,8 @@
 """Private array helpers for the privacy solvers (numpy and torch, batched over leading axes).
 
-The top-k projection here is a small private copy; once :mod:`sparserec.prox` ships a batched
-hard-thresholding / top-k map, :func:`topk` should delegate to it.
+The sparsity projections come from :mod:`sparserec.prox`: :func:`~sparserec.prox.project_l0_ball`
+(keep the ``k`` largest magnitudes, ties to the smaller index) and
+:func:`~sparserec.prox.project_l1_ball`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ __all__ = [
     "check_data",
     "check_k",
     "check_positive",
-    "project_l1",
     "shrink",
     "sym_from_upper",
-    "topk",
     "triu_index",
     "upper",
 ]
@@ -105,24 +104,6 @@ def sym_from_upper(v: Any, d: int) -> Any:
     return M
 
 
-def topk(v: Any, k: int) -> Any:
-    """Keep the ``k`` largest magnitudes along the last axis (ties broken by index), zero the rest."""
-    d = v.shape[-1]
-    if k >= d:
-        return v
-    if is_torch(v):
-        import torch
-
-        idx = torch.topk(torch.abs(v), k, dim=-1, sorted=False).indices
-        mask = torch.zeros_like(v, dtype=torch.bool).scatter_(-1, idx, True)
-        return torch.where(mask, v, torch.zeros_like(v))
-    a = np.asarray(v)
-    idx = np.argpartition(-np.abs(a), k - 1, axis=-1)[..., :k]
-    mask = np.zeros(a.shape, dtype=bool)
-    np.put_along_axis(mask, idx, True, axis=-1)
-    return np.where(mask, a, 0.0).astype(a.dtype, copy=False)
-
-
 def soft(v: Any, lam: Any) -> Any:
     """Soft thresholding ``sign(v) max(|v| - lam, 0)``; ``lam`` broadcasts against ``v[..., :1]``."""
     xp = namespace(v)
@@ -133,32 +114,3 @@ def hard(v: Any, lam: Any) -> Any:
     """Hard thresholding: keep entries with ``|v| > lam``."""
     xp = namespace(v)
     return xp.where(xp.abs(v) > lam, v, xp.zeros_like(v))
-
-
-def project_l1(v: Any, radius: float) -> Any:
-    r"""Euclidean projection onto the :math:`\ell_1` ball of radius ``radius`` (last axis, batched).
-
-    Sort-based algorithm (O(d log d)): with :math:`u` the sorted magnitudes, the threshold is
-    :math:`\theta = (\sum_{j\le\rho} u_j - R)/\rho` for the largest :math:`\rho` with
-    :math:`u_\rho > (\sum_{j\le\rho}u_j - R)/\rho`; vectors already inside the ball are unchanged.
-    """
-    xp = namespace(v)
-    a = xp.abs(v)
-    inside = xp.sum(a, axis=-1, keepdims=True) <= radius
-    u = xp.flip(xp.sort(a, axis=-1), axis=-1)
-    css = xp.cumulative_sum(u, axis=-1) - radius
-    d = v.shape[-1]
-    kw = {"device": v.device} if is_torch(v) else {}
-    ar = xp.arange(1, d + 1, dtype=v.dtype, **kw)
-    cond = (u - css / ar) > 0
-    rho = xp.sum(xp.astype(cond, xp.int64), axis=-1, keepdims=True)  # >= 1 outside the ball
-    rho = xp.clip(rho, 1, None)
-    if is_torch(v):
-        import torch
-
-        cs_rho = torch.gather(css, -1, rho - 1)
-    else:
-        cs_rho = np.take_along_axis(css, rho - 1, axis=-1)
-    theta = cs_rho / xp.astype(rho, v.dtype)
-    proj = xp.sign(v) * xp.clip(a - theta, 0.0, None)
-    return xp.where(inside, v, proj)

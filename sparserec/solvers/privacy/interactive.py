@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..._backend import Generator, asarray_like, check_finite, default_rng, is_torch, namespace, to_numpy
+from ...prox.projections import project_l0_ball, project_l1_ball
 from ..result import SolverResult
-from ._ops import check_budget, check_data, check_k, check_positive, project_l1, shrink, topk
+from ._ops import check_budget, check_data, check_k, check_positive, shrink
 from .accounting import PrivacyRecord, UserLedger
 from .mechanisms import GaussianMechanism, LaplaceMechanism, make_mechanism
 from .noninteractive import _result
@@ -228,7 +229,7 @@ class LDPIHTServer:
         xp = namespace(self.theta, total)
         gbar = total / len(grp)
         old = self.theta
-        new = project_l1(topk(old - self.step * gbar, self.k), self.radius)
+        new = project_l1_ball(project_l0_ball(old - self.step * gbar, self.k), self.radius)
         self.theta = new
         num = to_numpy(xp.linalg.vector_norm(new - old, axis=-1))
         den = np.maximum(to_numpy(xp.linalg.vector_norm(new, axis=-1)), np.finfo(np.float64).tiny)

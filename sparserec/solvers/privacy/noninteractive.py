@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..._backend import Generator, asarray_like, check_finite, default_rng, namespace, to_numpy
+from ...prox.projections import project_l0_ball
 from ..result import SolverResult, Status
 from ._ops import (
     check_budget,
@@ -25,7 +26,6 @@ from ._ops import (
     shrink,
     soft,
     sym_from_upper,
-    topk,
     upper,
 )
 from .accounting import PrivacyRecord
@@ -206,7 +206,7 @@ def nldp_slr_cross_release(x_i: Any, y_i: Any, *, epsilon: float, delta: float |
 
 def _sparsify(beta: Any, *, mode: str, k: int | None, lam: Any) -> Any:
     if mode == "topk":
-        return topk(beta, k)
+        return project_l0_ball(beta, k)
     if mode == "soft":
         return soft(beta, lam)
     if mode == "hard":

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from ..._backend import Generator, default_rng, is_torch, to_backend, to_numpy
+from ...prox.projections import project_l0_ball, project_l1_ball
 from ..result import SolverResult
-from ._ops import check_budget, check_k, check_positive, project_l1, topk, upper
+from ._ops import check_budget, check_k, check_positive, upper
 from .accounting import PrivacyRecord
 from .interactive import LDPIHTServer, ldp_iht_mechanism
 from .noninteractive import (
@@ -292,5 +293,5 @@ def population_iht(theta: Any, k: int, *, n_rounds: int = 10, step: float = 0.5,
     cur = np.zeros_like(th)
     for _ in range(int(n_rounds)):
         grad = a * a * cur - a * th
-        cur = project_l1(topk(cur - step * grad, int(k)), float(radius))
+        cur = project_l1_ball(project_l0_ball(cur - step * grad, int(k)), float(radius))
     return cur

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from sparserec.prox import project_l0_ball, project_l1_ball
 from sparserec.solvers.privacy import (
     LDPIHTServer,
     PrivacyViolationError,
@@ -18,7 +19,6 @@ from sparserec.solvers.privacy import (
     simulate_nldp_slr,
 )
 from sparserec.solvers.privacy import interactive as inter
-from sparserec.solvers.privacy._ops import project_l1, topk
 
 torch = pytest.importorskip("torch")
 
@@ -139,7 +139,7 @@ def _manual_iht(X, y, groups, k, T, eta, R, tx, ty):
         xg, yg = np.clip(X[grp], -tx, tx), np.clip(y[grp], -ty, ty)
         pred = np.clip(xg @ th, -tx * R, tx * R)
         g = (xg * (pred - yg)[:, None]).mean(0)
-        th = project_l1(topk(th - eta * g, k), R)
+        th = project_l1_ball(project_l0_ball(th - eta * g, k), R)
     return th
 
 

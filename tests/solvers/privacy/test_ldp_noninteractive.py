@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sparserec._backend import default_rng
+from sparserec.prox import project_l0_ball, project_l1_ball
 from sparserec.solvers import SolverResult, Status
 from sparserec.solvers.privacy import (
     PrivacyRecord,
@@ -16,7 +17,7 @@ from sparserec.solvers.privacy import (
     nldp_slr_server,
     simulate_nldp_slr,
 )
-from sparserec.solvers.privacy._ops import project_l1, topk, upper
+from sparserec.solvers.privacy._ops import upper
 
 torch = pytest.importorskip("torch")
 
@@ -119,7 +120,7 @@ def _nonprivate(X, y, tx, ty, k):
     S, b = Xt.T @ Xt / n, Xt.T @ yt / n
     w, V = np.linalg.eigh(S)
     beta = V @ ((V.T @ b) / np.maximum(w, 0.5 * np.trace(S) / d))
-    return topk(beta, k)
+    return project_l0_ball(beta, k)
 
 
 @pytest.mark.parametrize("simulate", ["per_user", "aggregate"])
@@ -138,7 +139,7 @@ def test_noise_off_equals_nonprivate(simulate):
     w, V = np.linalg.eigh(Sp)
     bbar = np.clip(X, -1, 1).T @ np.clip(y, -1, 1) / 3000
     beta = V @ ((V.T @ bbar) / np.maximum(w, 0.5 * np.trace(Sp) / 8))
-    assert np.max(np.abs(r.x - topk(beta, 3))) < 1e-10
+    assert np.max(np.abs(r.x - project_l0_ball(beta, 3))) < 1e-10
 
 
 def test_converges_to_nonprivate_as_epsilon_grows():
@@ -251,18 +252,18 @@ def test_server_direct_and_helpers():
         nldp_slr_server(None, b, 10)
     # l1 projection against a brute-force check of the KKT conditions
     v = rng.standard_normal((50, 7)) * 2
-    p = project_l1(v, 1.0)
+    p = project_l1_ball(v, 1.0)
     assert np.all(np.abs(p).sum(1) <= 1 + 1e-12)
     inside = np.abs(v).sum(1) <= 1
     np.testing.assert_allclose(p[inside], v[inside])
     for vi, pi in zip(v[~inside], p[~inside]):
         lam = np.max(np.abs(vi) - np.abs(pi))
         np.testing.assert_allclose(np.abs(pi), np.maximum(np.abs(vi) - lam, 0), atol=1e-12)
-    pt = project_l1(torch.as_tensor(v), 1.0).numpy()
+    pt = project_l1_ball(torch.as_tensor(v), 1.0).numpy()
     np.testing.assert_allclose(pt, p, atol=1e-12)
-    t = topk(v, 2)
+    t = project_l0_ball(v, 2)
     assert np.all((t != 0).sum(1) == 2)
-    np.testing.assert_array_equal(topk(torch.as_tensor(v), 2).numpy(), t)
+    np.testing.assert_array_equal(project_l0_ball(torch.as_tensor(v), 2).numpy(), t)
 
 
 # ----------------------------------------------------------------------------------------------
