@@ -18,6 +18,7 @@ import numpy as np
 _LAZY_RANK = 16
 _MAX_SLOTS = 1024
 _REFRESH = 32
+_COMPACT = 4 / 3  # drop finished rows once the running ones are at most 1/_COMPACT of the batch
 
 
 def slots_for(m: int, n: int) -> int:
@@ -194,7 +195,7 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
                     d[rd, sd] = 0.0
         if not np.any(run) or steps >= max_steps:
             break
-        if B > 4 and 4 * int(run.sum()) <= 3 * B:
+        if B > 4 and _COMPACT * int(run.sum()) <= B:
             # a quarter of the rows have finished: store them and drop them from the batch
             done = ~run
             wp = polish() if lowp else w
