@@ -3,9 +3,6 @@ as the unfused path, on torch CPU (reference), under the Triton interpreter, and
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
@@ -13,12 +10,9 @@ from sparserec import cuda_ext
 from sparserec.prox.penalties import L0, L1, GroupL21, Lp, NuclearNorm
 from sparserec.solvers.convex import fista, ista
 
+from .conftest import CUDA, HAS_TRITON, needs_triton
+
 torch = pytest.importorskip("torch")
-HAS_TRITON = importlib.util.find_spec("triton") is not None
-CUDA = torch.cuda.is_available()
-needs_triton = pytest.mark.skipif(
-    not HAS_TRITON or (not CUDA and os.environ.get("TRITON_INTERPRET") != "1"),
-    reason="triton not installed, or no GPU and TRITON_INTERPRET != 1")
 
 # penalty, positivity, lam scale
 CASES = {

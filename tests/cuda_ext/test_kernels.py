@@ -3,9 +3,7 @@ compiled on CUDA) against the references on awkward sizes with poisoned output b
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import os
 
 import numpy as np
 import pytest
@@ -13,12 +11,9 @@ import pytest
 from sparserec import cuda_ext
 from sparserec.cuda_ext import reference as R
 
+from .conftest import CUDA, HAS_TRITON, needs_triton
+
 torch = pytest.importorskip("torch")
-HAS_TRITON = importlib.util.find_spec("triton") is not None
-CUDA = torch.cuda.is_available()
-needs_triton = pytest.mark.skipif(
-    not HAS_TRITON or (not CUDA and os.environ.get("TRITON_INTERPRET") != "1"),
-    reason="triton not installed, or no GPU and TRITON_INTERPRET != 1")
 DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.gpu)] if CUDA else [])
 
 

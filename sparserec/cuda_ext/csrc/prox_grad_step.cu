@@ -105,6 +105,18 @@ __device__ __forceinline__ void block_sum2(T& a, T& b) {
   __syncthreads();
 }
 
+// Adds the block's partial sums d2 / n2 of one row to diff2[row] / norm2[row]: the block
+// reduction, then one atomicAdd per reduction from thread 0.  Every thread of the block must call it.
+template <typename T>
+__device__ __forceinline__ void block_add_row(T d2, T n2, T* __restrict__ diff2, T* __restrict__ norm2,
+                                              int64_t row) {
+  block_sum2(d2, n2);
+  if (threadIdx.x == 0) {
+    atomicAdd(diff2 + row, d2);
+    atomicAdd(norm2 + row, n2);
+  }
+}
+
 // ------------------------------------------------------------------------------------ kernels
 
 // Separable penalties.  Block (x, y) handles the tile [x * kTile, (x + 1) * kTile) of rows
@@ -137,11 +149,7 @@ __global__ void __launch_bounds__(kThreads)
         n2 += x * x;
       }
     }
-    block_sum2(d2, n2);
-    if (threadIdx.x == 0) {
-      atomicAdd(diff2 + row, d2);
-      atomicAdd(norm2 + row, n2);
-    }
+    block_add_row(d2, n2, diff2, norm2, row);
   }
 }
 
@@ -216,11 +224,7 @@ __global__ void __launch_bounds__(kThreads)
         n2 += x * x;
       }
     }
-    block_sum2(d2, n2);
-    if (threadIdx.x == 0) {
-      atomicAdd(diff2 + row, d2);
-      atomicAdd(norm2 + row, n2);
-    }
+    block_add_row(d2, n2, diff2, norm2, row);
   }
 }
 

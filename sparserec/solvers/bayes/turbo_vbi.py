@@ -88,6 +88,20 @@ def _hold(xp: Any, done: Any, new: tuple[Any, ...], old: tuple[Any, ...]) -> tup
     return tuple(xp.where(done, o, n) for n, o in zip(new, old))
 
 
+def _inner_sync(k_in: int, n_passes: int, sync_every: int, conv: Any) -> tuple[bool, Any]:
+    """End of pass ``k_in`` of an inner loop that reads its convergence flag only every ``sync_every`` passes.
+
+    Returns ``(stop, done)``: ``stop`` ends the loop (its last pass: no read-back; or a read-back
+    that finds ``conv`` set), and ``done`` is the device flag the next pass holds with
+    :func:`_hold` (``conv`` between read-backs, ``None`` right after one).
+    """
+    if k_in + 1 == n_passes:  # the loop ends anyway: no read-back
+        return True, None
+    if (k_in + 1) % sync_every == 0:
+        return bool(conv), None
+    return False, conv
+
+
 def _check_positive(v: Any, name: str) -> float:
     try:
         f = float(v)
@@ -816,14 +830,9 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
                     if modA.res is not None and prev_res is not None:
                         modA.res = xp.where(done, prev_res, modA.res)
                     conv = done | conv
-                if k_in + 1 == inner_max_iter:  # the loop ends anyway: no read-back
+                stop, done = _inner_sync(k_in, inner_max_iter, sync_every, conv)
+                if stop:
                     break
-                if (k_in + 1) % sync_every == 0:
-                    if bool(conv):
-                        break
-                    done = None
-                else:
-                    done = conv
             q = dict(q)
             q["mean"], q["var"] = mu, d
             elbo_val = elbo_of(q, at, bt, pit, pi, ka, kb)
@@ -891,14 +900,9 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
                     qf = dict(zip(qf, _hold(xp, done, tuple(qf.values()), tuple(prev_q[k_] for k_ in qf))))
                     modA.res = xp.where(done, prev_res, modA.res)
                     conv = done | conv
-                if k_in + 1 == _MM_DEBIAS_PASSES:  # the loop ends anyway: no read-back
+                stop, done = _inner_sync(k_in, _MM_DEBIAS_PASSES, sync_every, conv)
+                if stop:
                     break
-                if (k_in + 1) % sync_every == 0:
-                    if bool(conv):
-                        break
-                    done = None
-                else:
-                    done = conv
         mu, d = qf["mean"], xp.astype(qf["var"], rdt)
 
     sc = xp.astype(scale[:, None], dt)

@@ -41,6 +41,13 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
     feature enters (ties closer than about :math:`10^{-6}` may be taken in either order), and
     :func:`lasso` certifies the result with the float64 duality gap.
     """
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0-denominators give inf by design
+        return _homotopy(M, Y, lam, positivity, max_steps, smax, lowp)
+
+
+def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, max_steps: int | None,
+              smax: int | None, lowp: bool | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Body of :func:`lasso_homotopy` (run with division warnings off)."""
     m, n = M.shape
     B = Y.shape[0]
     dt = np.result_type(M.dtype, Y.dtype, np.float64)
@@ -52,6 +59,7 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
     if max_steps is None:
         max_steps = 8 * smax + 10
     MT = np.ascontiguousarray(M.T)
+    colsq = np.einsum("ij,ij->i", MT, MT)             # squared column norms
     C = Y @ M                                       # correlations M^T r
     lam_cur = (C if positivity else np.abs(C)).max(axis=-1)
     X = np.zeros((B, n), dtype=dt)
@@ -144,7 +152,7 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
                 xj = np.where(add[:, None], MT[j_in], 0.0)    # (B, m)
                 g = (XA[:, :hi] @ xj[:, :, None])[:, :, 0]
                 q = gmv(g)
-                nx = np.einsum("ij,ij->i", xj, xj)
+                nx = np.where(add, colsq[j_in], 0.0)
                 dd = nx - np.einsum("ij,ij->i", g, q)
                 bad = add & ~(dd > 1e-10 * nx)
                 run[bad] = False
@@ -233,32 +241,29 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
         # would grow) and are +inf on active features (rho = 0: never selected).
         # (in blocks of rows whose work arrays stay in the core's cache)
         j_in = np.empty(B, dtype=np.int64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for b0 in range(0, B, rb):
-                sl = slice(b0, b0 + rb)
-                k = min(B, b0 + rb) - b0
-                ab, cb, fb, lb = a[sl], C[sl], floor[sl], lc[sl]
-                x1, x2, xn = r1[:k], r2[:k], nb[:k]
-                np.subtract(1.0, ab, out=x1)
-                np.subtract(lb, cb, out=xn)
+        for b0 in range(0, B, rb):
+            sl = slice(b0, b0 + rb)
+            k = min(B, b0 + rb) - b0
+            ab, cb, fb, lb = a[sl], C[sl], floor[sl], lc[sl]
+            x1, x2, xn = r1[:k], r2[:k], nb[:k]
+            np.subtract(1.0, ab, out=x1)
+            np.subtract(lb, cb, out=xn)
+            np.maximum(xn, fb, out=xn)
+            np.divide(x1, xn, out=x1)
+            if not positivity:
+                np.add(1.0, ab, out=x2)
+                np.add(lb, cb, out=xn)
                 np.maximum(xn, fb, out=xn)
-                np.divide(x1, xn, out=x1)
-                if not positivity:
-                    np.add(1.0, ab, out=x2)
-                    np.add(lb, cb, out=xn)
-                    np.maximum(xn, fb, out=xn)
-                    np.divide(x2, xn, out=x2)
-                    np.maximum(x1, x2, out=x1)
-                jb = np.argmax(x1, axis=-1)
-                j_in[sl] = jb
-                rho_b[sl] = x1[np.arange(k), jb]
+                np.divide(x2, xn, out=x2)
+                np.maximum(x1, x2, out=x1)
+            jb = np.argmax(x1, axis=-1)
+            j_in[sl] = jb
+            rho_b[sl] = x1[np.arange(k), jb]
         rho = rho_b.astype(dt)
-        with np.errstate(divide="ignore"):
-            g_in = np.where(rho > 0, 1.0 / rho, np.inf)
+        g_in = np.where(rho > 0, 1.0 / rho, np.inf)
         # exit: an active coefficient moving towards zero reaches it
         wh, sg = w[:, :hi], sgn[:, :hi]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            go = np.where(dh * sg < 0, np.maximum(-wh / dh, 0.0), np.inf)
+        go = np.where(dh * sg < 0, np.maximum(-wh / dh, 0.0), np.inf)
         s_out = np.argmin(go, axis=-1) if hi else np.zeros(B, dtype=np.int64)
         g_out = go[rows, s_out] if hi else np.full(B, np.inf)
         g_end = lam_cur - lam

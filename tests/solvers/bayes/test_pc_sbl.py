@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _hostsync import count_syncs
 
 from sparserec.solvers.bayes.pc_sbl import pc_sbl
 
 # tol=0 runs stop at max_iter on purpose
 pytestmark = pytest.mark.filterwarnings("ignore::sparserec.solvers.result.ConvergenceWarning")
-_SYNC = ["item", "__bool__", "__float__", "__int__", "__index__", "tolist", "cpu", "numpy"]
 
 
 def _block_problem(seed=0):
@@ -48,24 +48,8 @@ def test_pc_sbl_torch_host_syncs_only_at_checks(learn_noise):
     At, yt = torch.as_tensor(A), torch.as_tensor(y)
 
     def run(check_every):
-        n = [0]
-        orig = {k: getattr(torch.Tensor, k) for k in _SYNC}
-
-        def wrap(f):
-            def g(self, *a, **k):
-                n[0] += 1
-                return f(self, *a, **k)
-            return g
-
-        for k in _SYNC:
-            setattr(torch.Tensor, k, wrap(orig[k]))
-        try:
-            r = pc_sbl(At, yt, noise_var=1e-4, max_iter=100, tol=0, learn_noise=learn_noise,
-                       check_every=check_every)
-        finally:
-            for k, f in orig.items():
-                setattr(torch.Tensor, k, f)
-        return n[0], r
+        return count_syncs(lambda: pc_sbl(At, yt, noise_var=1e-4, max_iter=100, tol=0, learn_noise=learn_noise,
+                                          check_every=check_every))
 
     n10, r10 = run(10)
     n1, _ = run(1)

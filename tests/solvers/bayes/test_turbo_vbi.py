@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _hostsync import count_syncs
 
 from sparserec.operators import FunctionOperator
 from sparserec.solvers.bayes.sbl import sbl
@@ -543,30 +544,6 @@ def test_numpy_torch_agree():
     assert rc.x.shape == (96,)
 
 
-_SYNC = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "cpu", "numpy")
-
-
-def _count_syncs(torch, fn):
-    """Run ``fn()`` counting the tensor methods that read device data back to the host."""
-    counter = {"n": 0}
-    orig = {n: getattr(torch.Tensor, n) for n in _SYNC}
-
-    def wrap(f):
-        def g(self, *a, **k):
-            counter["n"] += 1
-            return f(self, *a, **k)
-        return g
-
-    for n in _SYNC:
-        setattr(torch.Tensor, n, wrap(orig[n]))
-    try:
-        out = fn()
-    finally:
-        for n, f in orig.items():
-            setattr(torch.Tensor, n, f)
-    return out, counter["n"]
-
-
 @pytest.mark.parametrize("prior, kw", [
     (MarkovChainSupport(0.1, 0.3), {}),
     (MarkovChainSupport(0.1, 0.3), {"learn_prior": True}),
@@ -587,8 +564,8 @@ def test_torch_syncs_only_at_convergence_checks(prior, kw):
         return turbo_vbi(conv(A), conv(Y), prior, max_iter=20, tol=0, check_every=ce, **kw)
 
     solve(10)  # warm-up (lazy imports)
-    r10, n10 = _count_syncs(torch, lambda: solve(10))
-    r1, n1 = _count_syncs(torch, lambda: solve(1))
+    n10, r10 = count_syncs(lambda: solve(10))
+    n1, r1 = count_syncs(lambda: solve(1))
     assert n1 > n10
     if kw.get("extrinsic") != "paper":  # the paper inner loop reads once per check_every inner passes
         assert n10 <= 40 + 6 * 2, n10
