@@ -106,7 +106,7 @@ def tikhonov(image: Any, psf: Any, lam: Any = 9e-3, *, reg: str = "laplacian") -
 
     Parameters
     ----------
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
     psf : array (h, w), centred on ``(h // 2, w // 2)``; normalised to unit sum here
     lam : float or array broadcasting to ``batch``, default 9e-3
         Regularisation weight (9e-3: the value tuned by Akhaury et al. 2024 for the Laplacian).
@@ -114,7 +114,7 @@ def tikhonov(image: Any, psf: Any, lam: Any = 9e-3, *, reg: str = "laplacian") -
 
     Returns
     -------
-    array (*batch, H, W)
+    array ``(*batch, H, W)``
         numpy for numpy input; a tensor on the input's device for a torch ``image`` (the filter
         is applied with ``torch.fft`` on that device).
 
@@ -186,7 +186,7 @@ def wiener(image: Any, psf: Any, sigma: Any = None, *, signal_psd: Any = None,
 
     Parameters
     ----------
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
     psf : array (h, w)
     sigma : float or array, optional
         Noise standard deviation (default: :func:`~.noise.estimate_sigma`).
@@ -198,7 +198,7 @@ def wiener(image: Any, psf: Any, sigma: Any = None, *, signal_psd: Any = None,
 
     Returns
     -------
-    x : array (*batch, H, W)
+    x : array ``(*batch, H, W)``
         numpy for numpy input; for a torch ``image`` a tensor on its device (the prior scale is
         fitted on a host copy with scipy, the filter applied on the device).
     lam : numpy.ndarray (batch), only with ``return_lam``
@@ -270,7 +270,7 @@ def starlet_deconvolve(image: Any, psf: Any, *, sigma: Any = None, n_scales: int
 
     Parameters
     ----------
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
     psf : array (h, w), centred; normalised here
     sigma : float or array broadcasting to ``batch``, optional
         Noise standard deviation (default: MAD estimate per image, :func:`~.noise.estimate_sigma`).
@@ -305,7 +305,7 @@ def starlet_deconvolve(image: Any, psf: Any, *, sigma: Any = None, n_scales: int
 
     Returns
     -------
-    x : array (*batch, H, W)
+    x : array ``(*batch, H, W)``
         numpy for numpy input; for a torch ``image`` a tensor on its device: the solver, the
         operators and the reweighting run there (the noise estimate and the thresholds, a few
         numbers per image, are computed on a host copy).
@@ -428,9 +428,9 @@ def debias(x0: Any, image: Any, psf: Any, *, sigma: Any = None, n_scales: int = 
 
     Parameters
     ----------
-    x0 : array (*batch, H, W)
+    x0 : array ``(*batch, H, W)``
         Estimate to correct (e.g. the learned or the ℓ1 estimate).
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
         Observation :math:`y`.
     psf : array
     sigma : float or array, optional
@@ -496,7 +496,7 @@ class DeconvolutionResult:
 
     Attributes
     ----------
-    image : numpy.ndarray or torch.Tensor (*batch, H, W)
+    image : numpy.ndarray or torch.Tensor ``(*batch, H, W)``
         The deconvolved image(s): numpy for numpy input, a tensor on the input's device for a
         torch input.
     method : str
@@ -545,7 +545,7 @@ def deconvolve(image: Any, psf: Any, method: str = "starlet", *, sigma: Any = No
 
     Parameters
     ----------
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
         Background-subtracted observation(s).
     psf : array (h, w)
         PSF at the image's pixel scale, centred on ``(h // 2, w // 2)`` (see

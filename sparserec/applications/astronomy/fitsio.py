@@ -119,7 +119,7 @@ def write_image(path: str | os.PathLike[str], image: Any, *, header: Any = None,
     Parameters
     ----------
     path : path-like
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
     header : astropy Header or mapping, optional
     method : str
     params, extra : mapping, optional

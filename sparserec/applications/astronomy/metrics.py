@@ -80,7 +80,7 @@ def second_moments(image: Any, weight_sigma: float | None = None, n_iter: int = 
 
     Parameters
     ----------
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
     weight_sigma : float, optional
         Width (pixels) of a circular Gaussian weight :math:`w` re-centred iteratively on the
         weighted centroid (robust to background noise); None: unweighted moments of the

@@ -128,7 +128,7 @@ def add_noise(image: Any, sigma: Any = 0.0, *, gain: float | None = None,
 
     Parameters
     ----------
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
         Noise-free image (image units).
     sigma : float or array broadcasting to ``batch``
         Gaussian (read-out + sky) standard deviation.

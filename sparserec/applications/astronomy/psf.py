@@ -410,7 +410,7 @@ def resample(image: Any, scale_in: float, scale_out: float,
 
     Parameters
     ----------
-    image : array (*batch, H, W)
+    image : array ``(*batch, H, W)``
         Pixel values are fluxes (sums over the pixel area), as in astronomical images.
     scale_in, scale_out : float
         Pixel scales (e.g. arcsec per pixel) of the input and output grids.
@@ -425,7 +425,7 @@ def resample(image: Any, scale_in: float, scale_out: float,
 
     Returns
     -------
-    numpy.ndarray (*batch, H', W')
+    numpy.ndarray ``(*batch, H', W')``
 
     Notes
     -----

@@ -40,7 +40,7 @@ def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, 
     ----------
     A : array (M, N)
         Dense dictionary shared by the batch (numpy or torch).
-    y : array (*batch, M)
+    y : array ``(*batch, M)``
     noise_var : float or array of shape batch
         Noise variance(s) (> 0); learned by EM from this start if ``learn_noise``.
     eta : float in [0, 1]
