@@ -24,7 +24,7 @@ def _check_number(value: Any, name: str, *, low: float, strict: bool = False, in
 
 
 class LassoRegressor(BatchedLinearRegressor):
-    r"""Lasso (:math:`\ell_1`-penalised least squares) fitted by batched FISTA.
+    r"""Lasso (:math:`\ell_1`-penalised least squares), all targets solved as one batch.
 
     Minimises scikit-learn's Lasso objective, for every target at once,
 
@@ -37,29 +37,37 @@ class LassoRegressor(BatchedLinearRegressor):
     fit_intercept : bool, default True
         Fit an unpenalised intercept (by centring ``X`` and ``y``).
     max_iter : int, default 5000
-        Maximum FISTA iterations.
-    tol : float, default 1e-6
-        FISTA stops a target when the relative change of ``w`` is at most ``tol`` (this is not
-        scikit-learn's duality-gap tolerance).
+        Maximum iterations of the working-set FISTA that finishes any target whose exact path
+        cannot complete (rare; see :func:`~sparserec.solvers.convex.lasso`).
+    tol : float, default 1e-4
+        scikit-learn's stopping rule: a target is done when its duality gap is at most
+        ``tol * ||y||^2`` (in the :math:`\frac12\|\cdot\|^2` scaling).
     positive : bool, default False
         Constrain the coefficients to be non-negative.
+    n_jobs : int, optional
+        Threads for the batched homotopy (default: the BLAS thread budget; see
+        :func:`~sparserec.solvers.convex.lasso`).
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
     intercept_ : float or ndarray of shape (n_targets,)
     n_iter_ : int or ndarray of shape (n_targets,)
-        FISTA iterations per target.
+        Duality-gap checks per target (1 when the exact path finished; each further check
+        follows a working-set FISTA round).
     result_ : SolverResult
-        Result of :func:`sparserec.solvers.convex.proximal_gradient.fista` for the batch.
+        Result of :func:`sparserec.solvers.convex.lasso` for the batch (``extras``:
+        ``homotopy_steps``, ``inner_iterations``, ``duality_gap``).
     n_features_in_ : int
 
     Notes
     -----
     With :math:`n` samples the problem is solved as
     :math:`\min_w \tfrac12\|y - Xw\|^2 + \lambda\|w\|_1` with :math:`\lambda = n\alpha`
-    (same minimiser).  A multi-target ``y`` of shape ``(n_samples, n_targets)`` is one batched
-    FISTA call with per-target convergence, instead of one coordinate-descent fit per target.
+    (same minimiser) by :func:`~sparserec.solvers.convex.lasso`: an exact batched homotopy
+    (LARS-Lasso) path per target, certified by the duality gap.  A multi-target ``y`` of shape
+    ``(n_samples, n_targets)`` is one batched call with per-target convergence, instead of one
+    coordinate-descent fit per target.
 
     Examples
     --------
@@ -73,30 +81,33 @@ class LassoRegressor(BatchedLinearRegressor):
     """
 
     def __init__(self, alpha: float = 1.0, *, fit_intercept: bool = True, max_iter: int = 5000,
-                 tol: float = 1e-6, positive: bool = False) -> None:
+                 tol: float = 1e-4, positive: bool = False, n_jobs: int | None = None) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.positive = positive
+        self.n_jobs = n_jobs
 
     def _check_params(self, n_samples: int, n_features: int) -> None:
         _check_number(self.alpha, "alpha", low=0.0)
         _check_number(self.max_iter, "max_iter", low=1, integer=True)
         _check_number(self.tol, "tol", low=0.0)
+        if self.n_jobs is not None:
+            _check_number(self.n_jobs, "n_jobs", low=1, integer=True)
 
     def _solve(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Any, Any]:
         import warnings
 
-        from ..operators import Matrix
-        from ..solvers.convex.proximal_gradient import fista
+        from ..solvers.convex.proximal_gradient import lasso
         from ..solvers.result import ConvergenceWarning
 
         n_samples = X.shape[0]
         with warnings.catch_warnings():
             warnings.simplefilter("default", ConvergenceWarning)
-            res = fista(Matrix(X), Y, "l1", lam=n_samples * float(self.alpha), max_iter=int(self.max_iter),
-                        tol=float(self.tol), positivity=bool(self.positive), record_every=0)
+            res = lasso(X, Y, n_samples * float(self.alpha), tol=float(self.tol),
+                        inner_max_iter=int(self.max_iter), positivity=bool(self.positive),
+                        n_jobs=None if self.n_jobs is None else int(self.n_jobs))
         return np.asarray(res.x), res.n_iter, res
 
 

@@ -89,3 +89,23 @@ def test_import_is_lazy():
             "print('sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_lasso_default_is_the_exact_homotopy_with_sklearn_gap_rule():
+    X, Y = _data(n=40, p=120, targets=4, seed=3)
+    ours = LassoRegressor(alpha=0.02).fit(X, Y)  # nearly saturated: ~40 non-zeros for 40 samples
+    ref = Lasso(alpha=0.02, max_iter=100000).fit(X, Y)
+    assert ours.result_.extras["homotopy_steps"] > 0
+    n = X.shape[0]
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+
+    def obj(W):
+        R = Yc - Xc @ W.T
+        return 0.5 / n * np.sum(R * R, axis=0) + 0.02 * np.abs(W).sum(1)
+
+    # at least as low as scikit-learn's objective at its own (same) gap tolerance
+    assert np.all(obj(ours.coef_) <= obj(ref.coef_) * (1 + 1e-6))
+    assert LassoRegressor(alpha=0.02, n_jobs=2).fit(X, Y).coef_ == pytest.approx(ours.coef_, abs=1e-9)
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError):
+            LassoRegressor(n_jobs=bad).fit(X, Y)
