@@ -300,7 +300,8 @@ def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = Non
 _WATCHDOG = 3  # MacKay steps allowed without improving on the best cost before the EM fallback
 
 
-def _readmission(xp: Any, Ad: Any, Y: Any, AhY: Any, gamma: Any, nv: Any, rows: Any, prune: float) -> Any:
+def _readmission(xp: Any, Ad: Any, Y: Any, AhY: Any, gamma: Any, nv: Any, rows: Any, prune: float,
+                 allowed: Any = None) -> Any:
     r"""Prior variances at which pruned columns would re-enter (0 where none should).
 
     For a column :math:`j` with :math:`\gamma_j = 0` and the others fixed, the Type-II cost as
@@ -310,7 +311,8 @@ def _readmission(xp: Any, Ad: Any, Y: Any, AhY: Any, gamma: Any, nv: Any, rows: 
     2003); it is minimised at :math:`\gamma_j^\star = (\|q_j\|^2/L - s_j)/s_j^2` when
     :math:`\|q_j\|^2/L > s_j`.  A column is re-admitted when :math:`\gamma_j^\star` would
     survive the relative pruning (:math:`\gamma_j^\star \ge \mathrm{prune}\cdot\max\gamma`).
-    Only the problems in ``rows`` are examined.  With ``K`` surviving columns (``D`` the diagonal
+    Only the problems in ``rows`` and the columns in ``allowed`` (``(B, N)`` boolean, default all)
+    are examined.  With ``K`` surviving columns (``D`` the diagonal
     of :math:`\Gamma_K^{1/2}`), :math:`\Sigma_y^{-1} = \sigma^{-2}[I - A_K D (\sigma^2 I +
     D A_K^H A_K D)^{-1} D A_K^H]` costs :math:`O(KMN)` per problem; the dense
     :math:`M\times M` factorisation (:math:`O(M^2N)`) is used when ``K > M``.
@@ -360,7 +362,10 @@ def _readmission(xp: Any, Ad: Any, Y: Any, AhY: Any, gamma: Any, nv: Any, rows: 
             q_parts.append(xp.astype(xp.sum(_abs2(xp, xp.conj(V).mT @ U), axis=-1), rdt) / Lc)
         s, q2 = xp.concat(s_parts, axis=0), xp.concat(q_parts, axis=0)
     s_safe = xp.where(s > 0, s, xp.ones_like(s))
-    gstar = xp.where((g == 0) & (q2 > s) & (s > 0), (q2 - s) / (s_safe * s_safe), xp.zeros_like(s))
+    ok = (g == 0) & (q2 > s) & (s > 0)
+    if allowed is not None:
+        ok = ok & allowed[sel_x]
+    gstar = xp.where(ok, (q2 - s) / (s_safe * s_safe), xp.zeros_like(s))
     gstar = xp.where(gstar >= prune * xp.max(g, axis=-1, keepdims=True), gstar, xp.zeros_like(gstar))
     out[sel_x] = gstar
     return out
@@ -484,7 +489,7 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
     # from it (the fallback) and whether the current point is that fallback (accepted as is)
     guarded = update == "auto" and not matrix_free
     rule = "em" if update == "em" or (update == "auto" and matrix_free) else "mackay"
-    c_ref = em_g = em_nv = fallback = wait = None
+    c_ref = em_g = em_nv = fallback = wait = tabu = em_mode = None
     while True:
         g_act = gather(gamma)
         est = estep(g_act, nv)
@@ -496,6 +501,8 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
         else:
             g_new = xp.where(dof > 0, m2 / xp.where(dof > 0, dof, xp.ones_like(dof)), xp.zeros_like(m2))
             g_new = xp.astype(g_new, rdt)
+            if em_mode is not None:  # problems whose watchdog fired continue with EM
+                g_new = xp.where(em_mode[:, None], g_em, g_new)
         if learn:
             r = residual(mu)
             rr = xp.astype(xp.sum(_abs2(xp, xp.reshape(r, (Bn, -1))), axis=-1), rdt) / Lc
@@ -505,6 +512,8 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
                 nv_new = nv_em
             else:
                 nv_new = xp.maximum(rr / xp.clip(M - sdof, min=1e-3 * M), nv_floor)
+                if em_mode is not None:
+                    nv_new = xp.where(em_mode, nv_em, nv_new)
         else:
             nv_new = nv_em = nv
         if prune > 0 and g_new.shape[1]:
@@ -517,23 +526,29 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
         if guarded:
             # watchdog safeguard: MacKay steps may raise the cost for a few iterations; a problem
             # that has not improved on its best cost within _WATCHDOG steps returns to its best
-            # point and takes the EM step from there (which cannot raise the cost)
+            # point, takes the EM step from there (which cannot raise the cost) and continues
+            # with EM (so every problem converges)
             cost = xp.astype(xp.real(est["cost"]), rdt)
             g_em_full = scatter(g_em, rdt)
             if c_ref is None:
                 better = xp.ones((Bn,), dtype=xp.bool, **_dev(Y))
                 wait = xp.zeros((Bn,), dtype=rdt, **_dev(Y))
+                em_mode = xp.zeros((Bn,), dtype=xp.bool, **_dev(Y))
             else:
                 better = fallback | (cost <= c_ref + 1e-10 * xp.abs(c_ref) + 1e-12)
             c_ref = cost if c_ref is None else xp.where(better, cost, c_ref)
             em_g = g_em_full if em_g is None else xp.where(better[:, None], g_em_full, em_g)
             em_nv = nv_em if em_nv is None else xp.where(better, nv_em, em_nv)
-            wait = xp.where(better, xp.zeros_like(wait), wait + 1)
+            wait = xp.where(better | em_mode, xp.zeros_like(wait), wait + 1)
             fallback = wait >= _WATCHDOG
-            # restricted to the columns still in the computation (readmission restores others)
-            g_full = xp.where(fallback[:, None], scatter(gather(em_g), rdt), g_full)
+            # columns of the best point outside the computation come back at the next
+            # convergence check (host bookkeeping); until then the step is restricted to them
+            at_check = (mon.iteration + 1) % mon.check_every == 0
+            src = em_g if at_check else scatter(gather(em_g), rdt)
+            g_full = xp.where(fallback[:, None], src, g_full)
             nv_new = xp.where(fallback, em_nv, nv_new)
             wait = xp.where(fallback, xp.zeros_like(wait), wait)
+            em_mode = em_mode | fallback
         diff = xp.sqrt(xp.sum((g_full - gamma) ** 2, axis=-1))
         ref = xp.sqrt(xp.sum(gamma ** 2, axis=-1))
         crit = diff / xp.clip(ref, min=tiny)
@@ -548,13 +563,16 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
             # whose watchdog has just fired: a cost that keeps rising points at a wrong pruning
             cand = act & (((crit <= tol) & xp.isfinite(crit)) | fallback)
             if bool(xp.any(cand)):
-                back = _readmission(xp, Ad, Y, AhY, gamma, nv, cand, prune)
+                # a column comes back at most once per problem: no prune/re-admit cycles
+                back = _readmission(xp, Ad, Y, AhY, gamma, nv, cand, prune,
+                                    None if tabu is None else ~tabu)
                 has = xp.any(back > 0, axis=-1)
                 if bool(xp.any(has)):
                     gamma = xp.where(back > 0, back, gamma)
                     crit = xp.where(has, xp.ones_like(crit), crit)
                     fallback = fallback | has  # a new point: accepted as the new reference
                     readmitted = True
+                    tabu = (back > 0) if tabu is None else tabu | (back > 0)
         metrics: dict[str, Any] = {"rel_change": xp.reshape(crit, batch),
                                    "n_nonzero": xp.reshape(xp.sum(xp.astype(gamma > 0, rdt), axis=-1),
                                                            batch),
@@ -569,7 +587,7 @@ def _sbl_core(xp: Any, Ad: Any, op: Any, Y: Any, batch: tuple[int, ...], in_shap
             break
         if not matrix_free and mon.iteration % mon.check_every == 0:
             # host-side index bookkeeping only at convergence checks (pruned gamma is 0)
-            compact(force=readmitted)
+            compact(force=readmitted or (fallback is not None and bool(xp.any(fallback))))
 
     # final E-step with the final gamma
     if not matrix_free:
