@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import time
 
+from bench_sbl import _ard_problem  # run.py and direct runs put this folder on sys.path
+
 
 def _timeit(fn, sync, repeat=20):
     fn()
@@ -119,12 +121,7 @@ def solver_rows(torch, dev: str, sync, quick: bool, small: bool = False) -> list
                  "peer_s": t_cpu, "ratio": t_cpu / t_dev, "target": ">= 30x", "met": t_cpu / t_dev >= 30,
                  "notes": f"{flops / t_dev / 1e12:.1f} TFLOP/s on the device, {flops / t_cpu / 1e12:.2f} on CPU"})
     B, M, N, K = (4, 100, 400, 8) if small else ((16, 500, 2000, 20) if quick else (64, 500, 2000, 20))
-    A = rng.standard_normal((M, N))
-    X = np.zeros((B, N))
-    for b in range(B):
-        X[b, rng.choice(N, K, replace=False)] = rng.standard_normal(K) + np.sign(rng.standard_normal(K))
-    Y0 = X @ A.T
-    Y = Y0 + 0.05 * np.std(Y0) * rng.standard_normal(Y0.shape)
+    A, X, Y = _ard_problem(B, M=M, N=N, K=K, rng=rng)  # the ARD benchmark's problem (bench_sbl)
     out = {}
 
     def run_sbl(d):

@@ -100,9 +100,10 @@ def _kron_rows(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _ard_problem(B: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    M, N, K = 500, 2000, 20
+def _ard_problem(B: int, seed: int = 0, M: int = 500, N: int = 2000, K: int = 20,
+                 rng: np.random.Generator | None = None):
+    """Gaussian ``A`` (M x N), ``B`` signals with ``K`` non-zeros of magnitude ~1-2, 26 dB noise."""
+    rng = np.random.default_rng(seed) if rng is None else rng
     A = rng.standard_normal((M, N))
     X = np.zeros((B, N))
     for b in range(B):
