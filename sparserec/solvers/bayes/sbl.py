@@ -173,10 +173,13 @@ def sbl(A: Any, y: Any, *, noise_var: Any = None, learn_noise: bool | None = Non
         decays by the factor :math:`1 - g_j` per iteration).  ``"mackay"``: MacKay's fixed point
         :math:`\gamma_j = |\mu_j|^2 / g_j` with :math:`g_j = 1 - \Sigma_{jj}/\gamma_j` (same
         fixed points, far fewer iterations, no monotonicity guarantee).  ``"auto"`` (default):
-        safeguarded MacKay — every MacKay step whose Type-II cost exceeds the cost before it is
-        rejected and replaced by the EM step from the same point, so the cost decreases
-        monotonically (up to pruning) at MacKay's speed; the matrix-free operator form, which
-        does not evaluate the cost, uses EM.
+        safeguarded MacKay.  A watchdog returns a problem that has not improved on its best
+        Type-II cost within 3 MacKay steps to that point and continues it with EM (which cannot
+        raise the cost, up to pruning); before a problem is declared converged, every pruned
+        column whose single-coordinate optimum :math:`\gamma_j^\star = (\|q_j\|^2/L - s_j)/s_j^2`
+        (Tipping & Faul) survives the pruning level is re-admitted (at most once per column).
+        MacKay's speed, a fixed point no pruned column could improve.  The matrix-free operator
+        form, which does not evaluate the cost, uses EM.
     max_iter : int, default 300
     tol : float, default 1e-4
         Stop a problem when :math:`\|\gamma_{k+1} - \gamma_k\| \le \mathrm{tol}\,\|\gamma_k\|`.
