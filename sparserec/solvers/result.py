@@ -194,6 +194,31 @@ def check_max_iter(max_iter: Any) -> int:
     return int(max_iter)
 
 
+def check_check_every(check_every: Any, prefix: str = "") -> int:
+    """Validate ``check_every`` (the convergence-check period, a positive integer).
+
+    Parameters
+    ----------
+    check_every : int
+        Number of iterations between two convergence checks.
+    prefix : str
+        Prepended to the error message (e.g. ``"komp: "``).
+
+    Returns
+    -------
+    int
+        ``check_every`` as a Python ``int``.
+
+    Raises
+    ------
+    ValueError
+        Not an integer (booleans included) or smaller than 1.
+    """
+    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
+        raise ValueError(f"{prefix}check_every must be a positive integer, got {check_every!r}")
+    return int(check_every)
+
+
 def check_positive(value: Any, name: str) -> float:
     """Validate a finite, strictly positive number and return it as a float."""
     try:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..._backend import check_finite, namespace, real_dtype
-from ..result import ConvergenceMonitor, SolverResult, check_max_iter, check_tol
+from ..result import ConvergenceMonitor, SolverResult, check_check_every, check_max_iter, check_tol
 from ._common import estep_measurement
 
 __all__ = ["pc_sbl"]
@@ -68,9 +68,7 @@ def pc_sbl(A: Any, y: Any, *, noise_var: Any, eta: float = 0.9, a: float = 0.5, 
         raise ValueError("need a > 0, b > 0 and prune_ratio > 1")
     max_iter = check_max_iter(max_iter)
     tol = check_tol(tol)
-    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
-        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
-    check_every = int(check_every)
+    check_every = check_check_every(check_every)
     xp = namespace(A, y)
     if len(A.shape) != 2 or y.shape[-1] != A.shape[0]:
         raise ValueError(f"y must have shape (*batch, {A.shape[0]}) for A of shape {tuple(A.shape)}, "

@@ -35,7 +35,7 @@ from ..._backend import (
     to_numpy,
 )
 from ...operators.base import LinearOperator
-from ..result import ConvergenceMonitor, SolverResult, SolverState, check_max_iter, check_tol
+from ..result import ConvergenceMonitor, SolverResult, SolverState, check_check_every, check_max_iter, check_tol
 from ._common import _abs2, _dev, estep_coefficient, estep_measurement, estep_operator
 from .support_priors import IndependentSupport, MarkovChainSupport, MRFSupport, SupportPrior
 
@@ -666,9 +666,7 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
         raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
     max_iter = check_max_iter(max_iter)
     inner_max_iter = check_max_iter(inner_max_iter)
-    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
-        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
-    check_every = int(check_every)
+    check_every = check_check_every(check_every)
     tol = check_tol(tol)
     inner_tol = check_tol(inner_tol, "inner_tol")
     if isinstance(mm_steps, bool) or int(mm_steps) < 1:

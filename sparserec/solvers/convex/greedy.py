@@ -31,7 +31,15 @@ from ..._backend import (
 from ..._backend.dtypes import eps
 from ...operators.base import LinearOperator
 from ...prox.projections import topk_mask
-from ..result import ConvergenceMonitor, SolverResult, SolverState, Status, check_max_iter, check_tol
+from ..result import (
+    ConvergenceMonitor,
+    SolverResult,
+    SolverState,
+    Status,
+    check_check_every,
+    check_max_iter,
+    check_tol,
+)
 
 __all__ = ["htp", "iht", "komp", "omp"]
 
@@ -1120,9 +1128,7 @@ def komp(factors: Any, y: Any, max_per_mode: int | Sequence[int] = 10, tol: floa
     on_torch = is_torch(y)
     if check_every is None:
         check_every = 10 if on_torch else 1
-    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
-        raise ValueError(f"komp: check_every must be a positive integer, got {check_every!r}")
-    check_every = int(check_every)
+    check_every = check_check_every(check_every, "komp: ")
     dt = result_dtype(y.dtype, *(f.dtype for f in mats))
     cplx = is_complex_dtype(dt)
     kw = _device_kw(y)

@@ -16,35 +16,12 @@ import numpy as np
 
 from ..._backend import is_array, is_torch, namespace
 
-__all__ = ["as_dense_endmembers", "check_check_every", "check_pixels", "dev_kw", "float_dtype"]
+__all__ = ["as_dense_endmembers", "check_pixels", "dev_kw", "float_dtype"]
 
 
 def dev_kw(x: Any) -> dict[str, Any]:
     """``{"device": x.device}`` for torch tensors, ``{}`` for numpy."""
     return {"device": x.device} if is_torch(x) else {}
-
-
-def check_check_every(check_every: Any) -> int:
-    """Validate ``check_every`` (the convergence-check period, a positive integer).
-
-    Parameters
-    ----------
-    check_every : int
-        Number of iterations between two convergence checks.
-
-    Returns
-    -------
-    int
-        ``check_every`` as a Python ``int``.
-
-    Raises
-    ------
-    ValueError
-        Not an integer (booleans included) or smaller than 1.
-    """
-    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
-        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
-    return int(check_every)
 
 
 def float_dtype(xp: Any, *arrays: Any) -> Any:

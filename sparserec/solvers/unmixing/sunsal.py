@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..result import ConvergenceMonitor, SolverResult, SolverState, check_max_iter, check_tol
-from ._common import check_check_every, check_pixels, dev_kw
+from ..result import ConvergenceMonitor, SolverResult, SolverState, check_check_every, check_max_iter, check_tol
+from ._common import check_pixels, dev_kw
 
 __all__ = ["clsunsal", "sunsal"]
 
