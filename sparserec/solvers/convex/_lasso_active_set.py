@@ -19,6 +19,7 @@ _LAZY_RANK = 16
 _MAX_SLOTS = 1024
 _REFRESH = 32
 _COMPACT = 4 / 3  # drop finished rows once the running ones are at most 1/_COMPACT of the batch
+_GRAM_BYTES = 64 << 20  # Gram matrix among the features that have entered (shared by the batch)
 
 
 def slots_for(m: int, n: int) -> int:
@@ -40,6 +41,11 @@ def lasso_homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bo
     :math:`M_A^T(y - M_A w) = \lambda s` holds to float64 rounding; float32 only decides *which*
     feature enters (ties closer than about :math:`10^{-6}` may be taken in either order), and
     :func:`lasso` certifies the result with the float64 duality gap.
+
+    The Gram entries :math:`M_A^T m_j` needed when feature :math:`j` enters come from a Gram
+    matrix among the features that have entered any problem of the batch so far (filled in as
+    they first enter, bounded by ``_GRAM_BYTES``; past the bound they are computed from the
+    columns), so no per-problem float64 copy of the active columns is kept.
     """
     with np.errstate(divide="ignore", invalid="ignore"):  # 0-denominators give inf by design
         return _homotopy(M, Y, lam, positivity, max_steps, smax, lowp)
@@ -80,9 +86,16 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
     w = np.zeros((B, smax), dtype=dt)
     d = np.zeros((B, smax), dtype=dt)                 # Ginv @ sgn, updated with Ginv
     Ginv = np.zeros((B, smax, smax), dtype=dt)
-    XA = np.zeros((B, smax, m), dtype=dt)
-    XAt = np.zeros((B, smax, m), dtype=ct) if lowp else XA   # low-precision copy for u = M_A d
+    XAt = np.zeros((B, smax, m), dtype=ct)           # active columns (in ct) for u = M_A d
     MTt = MT.astype(ct) if lowp else MT
+    C0 = Y @ M if lowp else None                     # exact M^T y (for polish)
+    # Gram matrix among the features that entered so far: GU[pos[i], pos[j]] = m_i^T m_j
+    nu_max = max(1, int((_GRAM_BYTES / 8) ** 0.5))
+    pos = np.full(n, -1, dtype=np.int64)
+    nu = 0                                           # features in the Gram matrix
+    GU = np.zeros((0, 0), dtype=dt)                  # lower triangle used: GU[max, min]
+    UT = np.zeros((0, m), dtype=dt)                  # their columns
+    gram = True                                      # False once the union outgrows nu_max
     rows = np.arange(B)
     orig = np.arange(B)                               # row of the caller's batch
     ok_out = np.zeros(B, dtype=bool)
@@ -123,7 +136,8 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
         \lambda s)` (removes the drift of float32-timed entries), where sign-consistent."""
         if not hi:
             return w
-        v = (XA[:, :hi] @ Y[:, :, None])[:, :, 0] - lam_cur[:, None] * sgn[:, :hi]
+        fh = feat[:, :hi]
+        v = np.where(fh >= 0, C0[rows[:, None], np.maximum(fh, 0)], 0.0) - lam_cur[:, None] * sgn[:, :hi]
         wn = np.where(feat[:, :hi] >= 0, gmv(v), 0.0)
         good = np.all(wn * sgn[:, :hi] >= 0, axis=1)
         out = w.copy()
@@ -149,8 +163,32 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
                 add &= ~full
                 slot = np.argmax(free, axis=-1)
                 hi_new = max(hi, int(slot[add].max()) + 1) if np.any(add) else hi
-                xj = np.where(add[:, None], MT[j_in], 0.0)    # (B, m)
-                g = (XA[:, :hi] @ xj[:, :, None])[:, :, 0]
+                ja = j_in[add]
+                if gram:
+                    new = np.unique(ja[pos[ja] < 0])
+                    k0 = nu
+                    k1 = k0 + new.shape[0]
+                    if k1 > nu_max:
+                        gram = False
+                    elif new.shape[0]:
+                        if k1 > GU.shape[0]:                  # grow (rows k hold entries <= k)
+                            cap = min(nu_max, max(k1, 2 * GU.shape[0], 64))
+                            G2 = np.zeros((cap, cap), dtype=dt)
+                            G2[:k0, :k0] = GU[:k0, :k0]
+                            U2 = np.zeros((cap, m), dtype=dt)
+                            U2[:k0] = UT[:k0]
+                            GU, UT = G2, U2
+                        UT[k0:k1] = MT[new]
+                        pos[new] = np.arange(k0, k1)
+                        np.matmul(UT[k0:k1], UT[:k1].T, out=GU[k0:k1, :k1])
+                        nu = k1
+                fh = feat[:, :hi]
+                if gram:
+                    pf, pj = pos[fh], pos[j_in][:, None]
+                    g = GU.ravel().take(np.maximum(pf, pj) * GU.shape[0] + np.minimum(pf, pj), mode="clip")
+                else:
+                    g = np.einsum("bsm,bm->bs", MT[np.maximum(fh, 0)], MT[j_in])
+                g = np.where((fh >= 0) & add[:, None], g, 0.0)
                 q = gmv(g)
                 nx = np.where(add, colsq[j_in], 0.0)
                 dd = nx - np.einsum("ij,ij->i", g, q)
@@ -177,9 +215,7 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
             nz += 1
             if np.any(add):
                 ra, sa = rows[add], slot[add]
-                XA[ra, sa] = MT[j_in[ra]]
-                if lowp:
-                    XAt[ra, sa] = MTt[j_in[ra]]
+                XAt[ra, sa] = MTt[j_in[ra]]
                 feat[ra, sa] = j_in[ra]
                 sgn[ra, sa] = 1.0 if positivity else np.sign(C[ra, j_in[ra]])
                 floor[ra, j_in[ra]] = np.inf
@@ -188,9 +224,7 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
                 feat[rd, sd] = -1
                 sgn[rd, sd] = 0.0
                 w[rd, sd] = 0.0
-                XA[rd, sd] = 0.0
-                if lowp:
-                    XAt[rd, sd] = 0.0
+                XAt[rd, sd] = 0.0
             # direction d = Ginv @ sgn: rank-one update, recomputed exactly now and then
             if nz == K:
                 flush()
@@ -212,28 +246,29 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
             orig, Y, lam, C, lam_cur, ok, run = orig[keep], Y[keep], lam[keep], C[keep], lam_cur[keep], \
                 ok[keep], run[keep]
             floor, feat, sgn, w, d = floor[keep], feat[keep], sgn[keep], w[keep], d[keep]
-            Ginv, XA, Z, cf = Ginv[keep], XA[keep], Z[keep], cf[keep]
-            XAt = XAt[keep] if lowp else XA
+            Ginv, XAt = _take(Ginv, keep, hi, 2), _take(XAt, keep, hi, 1)
+            Z, cf = Z[keep], cf[keep]
+            C0 = C0[keep] if lowp else None
             add, drop, j_in, s_out = add[keep], drop[keep], j_in[keep], s_out[keep]
             B = len(keep)
             rows = np.arange(B)
         steps += 1
         if lowp and steps % _REFRESH == 0:
             # exact correlations of the current point: M^T (y - M_A w)
-            r = Y - (w[:, None, :hi] @ XA[:, :hi])[:, 0, :]
-            C = (r @ M).astype(ct)
+            # (the columns of the features that entered so far, while they are kept)
+            cols, cpos = (UT[:nu], pos) if gram else (MT, np.arange(n))
+            Wd = np.zeros((B, cols.shape[0]), dtype=dt)
+            bi, si = np.nonzero(feat[:, :hi] >= 0)
+            Wd[bi, cpos[feat[bi, si]]] = w[bi, si]
+            C = (C0 - (Wd @ cols) @ M).astype(ct)
         dh = d[:, :hi]
         if bufs is None or bufs[0].shape[0] != B:
             rb = max(1, min(B, (1 << 18) // (n * np.dtype(ct).itemsize)))
             bufs = (np.empty((B, n), dtype=ct),) + tuple(np.empty((rb, n), dtype=ct) for _ in range(3))
             rho_b = np.empty(B, dtype=ct)
         a, r1, r2, nb = bufs
-        if lowp:
-            u = (dh.astype(ct)[:, None, :] @ XAt[:, :hi])[:, 0, :]  # (B, m)
-            np.matmul(u, Mt, out=a)                                 # (B, n)
-        else:
-            u = (dh[:, None, :] @ XA[:, :hi])[:, 0, :]
-            np.matmul(u, M, out=a)
+        u = (dh.astype(ct)[:, None, :] @ XAt[:, :hi])[:, 0, :]  # (B, m)
+        np.matmul(u, Mt, out=a)                                 # (B, n)
         lc = lam_cur[:, None].astype(ct)
         # entry: |c_j| reaches lambda after the step 1/rho_j, rho_j = max((1 - a_j)/(lambda - c_j),
         # (1 + a_j)/(lambda + c_j)) (a branch with rho <= 0 never reaches it).  Numerators of the
@@ -282,6 +317,17 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
     if positivity:
         np.clip(X, 0.0, None, out=X)
     return X, ok_out, steps
+
+
+def _take(A: np.ndarray, keep: np.ndarray, hi: int, nd: int) -> np.ndarray:
+    """``A[keep]`` copying only the slots in use (the first ``hi`` along the ``nd`` slot axes);
+    the rest is zero, as the updates of the inverse Gram matrix expect."""
+    out = np.zeros((keep.shape[0],) + A.shape[1:], dtype=A.dtype)
+    if nd == 2:
+        out[:, :hi, :hi] = A[keep, :hi, :hi]
+    else:
+        out[:, :hi] = A[keep, :hi]
+    return out
 
 
 def _store(X: np.ndarray, ok_out: np.ndarray, where: np.ndarray, feat: np.ndarray, w: np.ndarray,

@@ -382,6 +382,18 @@ def test_lasso_homotopy_low_precision_compaction_and_threads():
     np.testing.assert_allclose(X32, X64, atol=1e-8 * np.abs(X64).max())
     for b in range(B):
         _kkt_l1(A, X32[b], Y[b], lam[b], 1e-6)
+    # the shared Gram matrix of entered features outgrows its bound mid-path: the entering
+    # feature's Gram entries then come from the columns, with the same result
+    nu_max = int((las._GRAM_BYTES / 8) ** 0.5)
+    assert nu_max > 200
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(las, "_GRAM_BYTES", 8 * 60 ** 2)
+    try:
+        Xg, okg, _ = las.lasso_homotopy(A, Y, lam)
+    finally:
+        monkey.undo()
+    assert okg.all() and np.count_nonzero(X32.any(axis=0)) > 60  # the union did overflow
+    np.testing.assert_allclose(Xg, X64, atol=1e-8 * np.abs(X64).max())
     r1 = lasso(A, Y, lam, tol=1e-10, n_jobs=1)
     r3 = lasso(A, Y, lam, tol=1e-10, n_jobs=3)
     np.testing.assert_allclose(r1.x, r3.x, atol=1e-9 * np.abs(r1.x).max())  # blocks: other rounding
