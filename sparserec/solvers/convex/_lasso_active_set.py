@@ -246,8 +246,7 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
             orig, Y, lam, C, lam_cur, ok, run = orig[keep], Y[keep], lam[keep], C[keep], lam_cur[keep], \
                 ok[keep], run[keep]
             floor, feat, sgn, w, d = floor[keep], feat[keep], sgn[keep], w[keep], d[keep]
-            Ginv, XAt = _take(Ginv, keep, hi, 2), _take(XAt, keep, hi, 1)
-            Z, cf = Z[keep], cf[keep]
+            Ginv, XAt, Z, cf = Ginv[keep], XAt[keep], Z[keep], cf[keep]
             C0 = C0[keep] if lowp else None
             add, drop, j_in, s_out = add[keep], drop[keep], j_in[keep], s_out[keep]
             B = len(keep)
@@ -317,17 +316,6 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
     if positivity:
         np.clip(X, 0.0, None, out=X)
     return X, ok_out, steps
-
-
-def _take(A: np.ndarray, keep: np.ndarray, hi: int, nd: int) -> np.ndarray:
-    """``A[keep]`` copying only the slots in use (the first ``hi`` along the ``nd`` slot axes);
-    the rest is zero, as the updates of the inverse Gram matrix expect."""
-    out = np.zeros((keep.shape[0],) + A.shape[1:], dtype=A.dtype)
-    if nd == 2:
-        out[:, :hi, :hi] = A[keep, :hi, :hi]
-    else:
-        out[:, :hi] = A[keep, :hi]
-    return out
 
 
 def _store(X: np.ndarray, ok_out: np.ndarray, where: np.ndarray, feat: np.ndarray, w: np.ndarray,

@@ -671,7 +671,7 @@ def _lasso_homotopy_rows(xp: Any, M: Any, Y: Any, lam: Any, positivity: bool, X:
     smax = slots_for(m, n)
     jobs = _thread_budget() if n_jobs is None else int(n_jobs)
     jobs = max(1, min(jobs, Bn // 4 if Bn >= 8 else 1))  # at least 4 rows per thread
-    per_row = 8 * smax * (smax + m + 24) + 24 * n
+    per_row = 8 * smax * (smax + m + 24) + 32 * n  # (+ the shared Gram matrix, _GRAM_BYTES)
     ch = max(1, int(_HOMOTOPY_BYTES // jobs // per_row))
     ch = min(ch, -(-Bn // jobs))
     Xh = np.zeros((Bn, n), dtype=np.float64)
