@@ -90,11 +90,12 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
     MTt = MT.astype(ct) if lowp else MT
     C0 = Y @ M if lowp else None                     # exact M^T y (for polish)
     # Gram matrix among the features that entered so far: GU[pos[i], pos[j]] = m_i^T m_j
-    nu_max = max(1, int((_GRAM_BYTES / 8) ** 0.5))
+    # (allocated at full size: the pages of the zero arrays are only mapped as rows are filled)
+    nu_max = max(1, min(n, int((_GRAM_BYTES / 8) ** 0.5)))
     pos = np.full(n, -1, dtype=np.int64)
     nu = 0                                           # features in the Gram matrix
-    GU = np.zeros((0, 0), dtype=dt)                  # lower triangle used: GU[max, min]
-    UT = np.zeros((0, m), dtype=dt)                  # their columns
+    GU = np.zeros((nu_max, nu_max), dtype=dt)        # row k holds entries <= k: GU[max, min]
+    UT = np.zeros((nu_max, m), dtype=dt)             # their columns
     gram = True                                      # False once the union outgrows nu_max
     rows = np.arange(B)
     orig = np.arange(B)                               # row of the caller's batch
@@ -171,13 +172,6 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
                     if k1 > nu_max:
                         gram = False
                     elif new.shape[0]:
-                        if k1 > GU.shape[0]:                  # grow (rows k hold entries <= k)
-                            cap = min(nu_max, max(k1, 2 * GU.shape[0], 64))
-                            G2 = np.zeros((cap, cap), dtype=dt)
-                            G2[:k0, :k0] = GU[:k0, :k0]
-                            U2 = np.zeros((cap, m), dtype=dt)
-                            U2[:k0] = UT[:k0]
-                            GU, UT = G2, U2
                         UT[k0:k1] = MT[new]
                         pos[new] = np.arange(k0, k1)
                         np.matmul(UT[k0:k1], UT[:k1].T, out=GU[k0:k1, :k1])
