@@ -226,7 +226,7 @@ def check_positive(value: Any, name: str) -> float:
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be a positive number, got {value!r}") from e
     if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+        raise ValueError(f"{name} must be finite and strictly positive, got {value!r}")
     return v
 
 

@@ -120,6 +120,26 @@ def test_fused_auto_on_cuda(monkeypatch):
     assert torch.allclose(got.x, want.x, atol=1e-10)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+@pytest.mark.parametrize("case", sorted(CASES) + ["l12"])
+def test_fused_cuda_cpp_matches_unfused(monkeypatch, case):
+    """fused='cuda': the CUDA C++ kernel (built on first use) gives the unfused iterates up to
+    rounding (its reductions are combined with atomics, so not bit for bit)."""
+    pen, pos, scale = CASES[case] if case != "l12" else (Lp(0.5), False, 0.3)
+    if not cuda_ext.available()["cpp"]:  # loaded, prebuilt, built or buildable here
+        pytest.skip(cuda_ext.available()["cpp_reason"])
+    A, y, lam = _problem(torch.float64, "cuda")
+    common = dict(positivity=pos, tol=1e-8, max_iter=400, check_every=3)
+    want = fista(A, y, pen, lam * scale, fused=False, **common)
+    calls = _spy(monkeypatch)
+    got = fista(A, y, pen, lam * scale, fused="cuda", **common)
+    assert calls and set(calls) == {"cuda"} and got.params["fused"] is not None
+    assert got.x.device.type == "cuda"
+    assert torch.allclose(got.x, want.x, rtol=1e-7, atol=1e-9)
+    assert np.abs(np.asarray(got.n_iter) - np.asarray(want.n_iter)).max() <= 3
+
+
 @pytest.mark.parametrize("solver", [fista, ista])
 def test_fused_unsupported_raises(solver):
     A, y, lam = _problem()
@@ -134,7 +154,12 @@ def test_fused_unsupported_raises(solver):
     with pytest.raises(ValueError, match="complex data"):
         solver(A.to(torch.complex128), y.to(torch.complex128), "l1", lam, fused=True)
     with pytest.raises(ValueError, match="fused must be"):
-        solver(A, y, "l1", lam, fused="cuda")
+        solver(A, y, "l1", lam, fused="cpp")
+    if not CUDA:  # the C++ kernel only takes CUDA tensors: a clear error, before anything is built
+        with pytest.raises(ValueError, match="fused='cuda'.*needs torch CUDA tensors, got cpu tensors"):
+            solver(A, y, "l1", lam, fused="cuda")
+    with pytest.raises(ValueError, match="fused='cuda'.*needs torch CUDA tensors, got ndarray"):
+        solver(A.numpy(), y.numpy(), "l1", lam.numpy(), fused="cuda")
     with pytest.raises(ValueError, match="needs torch"):
         solver(A.numpy(), y.numpy(), "l1", lam.numpy(), fused="triton")
     # unsupported penalties simply run unfused with fused=None / False

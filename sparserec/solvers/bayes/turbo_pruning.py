@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..result import check_positive
 from .support_priors import IndependentSupport, MarkovChainSupport, MRFSupport, SupportPrior
 from .turbo_vbi import cavity_message, paper_message, rho_update
 
@@ -55,13 +56,6 @@ __all__ = [
 _LOGIT_CLIP = 23.0
 
 
-def _check_pos(v: float, name: str) -> float:
-    f = float(v)
-    if not math.isfinite(f) or f <= 0:
-        raise ValueError(f"{name} must be finite and strictly positive, got {v!r}")
-    return f
-
-
 class _TurboBayesBase(nn.Module):
     """Shared machinery of the Bayesian layers (see :class:`TurboBayesLinear`)."""
 
@@ -77,8 +71,8 @@ class _TurboBayesBase(nn.Module):
             raise ValueError(f"c must be 0.5 (real weights) or 1 (the authors' demo), got {c!r}")
         if not 0 <= damping < 1:
             raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
-        self.hyper = (_check_pos(active_shape, "active_shape"), _check_pos(active_rate, "active_rate"),
-                      _check_pos(inactive_shape, "inactive_shape"), _check_pos(inactive_rate, "inactive_rate"))
+        self.hyper = (check_positive(active_shape, "active_shape"), check_positive(active_rate, "active_rate"),
+                      check_positive(inactive_shape, "inactive_shape"), check_positive(inactive_rate, "inactive_rate"))
         self.variational, self.extrinsic, self.c, self.damping = variational, extrinsic, float(c), float(damping)
         R = weight.shape[0]
         C = weight.numel() // R
@@ -110,7 +104,7 @@ class _TurboBayesBase(nn.Module):
         rho0 = (p0 * a + (1 - p0) * ab) / (p0 * b + (1 - p0) * bb)
         if variational == "gaussian":
             s2 = init_sigma2 if init_sigma2 is not None else min(1e-3, 0.1 / rho0)
-            ls2 = math.log(_check_pos(s2, "init_sigma2"))
+            ls2 = math.log(check_positive(s2, "init_sigma2"))
             self.weight_log_sigma2 = nn.Parameter(torch.full_like(self.weight_mu, ls2))
         else:
             self.weight_log_sigma2 = None

@@ -35,7 +35,15 @@ from ..._backend import (
     to_numpy,
 )
 from ...operators.base import LinearOperator
-from ..result import ConvergenceMonitor, SolverResult, SolverState, check_check_every, check_max_iter, check_tol
+from ..result import (
+    ConvergenceMonitor,
+    SolverResult,
+    SolverState,
+    check_check_every,
+    check_max_iter,
+    check_positive,
+    check_tol,
+)
 from ._common import _abs2, _dev, estep_coefficient, estep_measurement, estep_operator
 from .support_priors import IndependentSupport, MarkovChainSupport, MRFSupport, SupportPrior
 
@@ -100,16 +108,6 @@ def _inner_sync(k_in: int, n_passes: int, sync_every: int, conv: Any) -> tuple[b
     if (k_in + 1) % sync_every == 0:
         return bool(conv), None
     return False, conv
-
-
-def _check_positive(v: Any, name: str) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a positive number, got {v!r}") from e
-    if not math.isfinite(f) or f <= 0:
-        raise ValueError(f"{name} must be finite and strictly positive, got {v!r}")
-    return f
 
 
 def gamma_loglik(shape: float, rate: float, rho: Any, lnrho: Any) -> Any:
@@ -659,9 +657,9 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
         raise ValueError(f"extrinsic must be 'cavity' or 'paper', got {extrinsic!r}")
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    hyper = (_check_positive(active_shape, "active_shape"), _check_positive(active_rate, "active_rate"),
-             _check_positive(inactive_shape, "inactive_shape"), _check_positive(inactive_rate, "inactive_rate"))
-    noise_prior = (_check_positive(noise_shape, "noise_shape"), _check_positive(noise_rate, "noise_rate"))
+    hyper = (check_positive(active_shape, "active_shape"), check_positive(active_rate, "active_rate"),
+             check_positive(inactive_shape, "inactive_shape"), check_positive(inactive_rate, "inactive_rate"))
+    noise_prior = (check_positive(noise_shape, "noise_shape"), check_positive(noise_rate, "noise_rate"))
     if not 0 <= float(damping) < 1:
         raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
     max_iter = check_max_iter(max_iter)
@@ -723,7 +721,7 @@ def turbo_vbi(A: Any, y: Any, prior: Any = None, *, groups: Any = None, extrinsi
         scale = yn / math.sqrt(max(lam0 * N * cbar, 1e-300))
         scale = xp.where(scale > 0, scale, xp.ones_like(scale))
     else:
-        sv = _check_positive(signal_scale, "signal_scale")
+        sv = check_positive(signal_scale, "signal_scale")
         scale = xp.full((B,), sv, dtype=rdt, **_dev(Y))
     Ys = Y / xp.astype(scale[:, None], dt)
     modA.Y = Ys

@@ -150,10 +150,11 @@ def _fused_plan(fused: Any, pen: Penalty, positivity: bool, analysis: Any, dt: A
     from ..._backend import is_torch
 
     if isinstance(fused, str):
-        if fused not in ("reference", "triton"):
-            raise ValueError(f"{solver}: fused must be None, True, False, 'reference' or 'triton', got {fused!r}")
+        if fused not in ("reference", "triton", "cuda"):
+            raise ValueError(f"{solver}: fused must be None, True, False, 'reference', 'triton' or 'cuda', "
+                             f"got {fused!r}")
     elif fused is not None and not isinstance(fused, bool):
-        raise TypeError(f"{solver}: fused must be None, a bool, 'reference' or 'triton', got {fused!r}")
+        raise TypeError(f"{solver}: fused must be None, a bool, 'reference', 'triton' or 'cuda', got {fused!r}")
     if fused is False:
         return None
     kind = None if analysis is not None or is_complex_dtype(dt) else _fused_kind(pen, positivity, in_shape, ndim)
@@ -175,6 +176,9 @@ def _fused_plan(fused: Any, pen: Penalty, positivity: bool, analysis: Any, dt: A
             "of the last axis. Use fused=None or False")
     if fused == "triton" and not is_torch(y):
         raise ValueError(f"{solver}: fused='triton' needs torch tensors, got {type(y).__name__}")
+    if fused == "cuda" and not (is_torch(y) and getattr(y.device, "type", "") == "cuda"):
+        where = f"{y.device} tensors" if is_torch(y) else type(y).__name__
+        raise ValueError(f"{solver}: fused='cuda' (the CUDA C++ kernel) needs torch CUDA tensors, got {where}")
     return kind[0], kind[1], ("auto" if fused is True else fused)
 
 
@@ -404,7 +408,7 @@ _PARAMS_DOC = r"""
         Progress bar.
     eta : float, default 2.0
         Backtracking factor.
-    fused : bool, {"reference", "triton"} or None, default None
+    fused : bool, {"reference", "triton", "cuda"} or None, default None
         Take each step with the fused kernel :func:`sparserec.cuda_ext.prox_grad_step` (prox,
         momentum and the two stopping-rule reductions in one pass over memory; see
         :doc:`/gpu`).  ``None``: when the data are torch CUDA tensors, triton is installed
@@ -412,7 +416,9 @@ _PARAMS_DOC = r"""
         ``True``: whenever the penalty is supported, with the registry's implementation (the
         Triton kernel for CUDA tensors, the array-API reference otherwise); ``"reference"`` /
         ``"triton"``: force that implementation (``"triton"`` on CPU tensors needs
-        ``TRITON_INTERPRET=1``); ``False``: never.  Supported: real data, no ``analysis``, and
+        ``TRITON_INTERPRET=1``); ``"cuda"``: the opt-in CUDA C++ kernel (torch CUDA tensors only;
+        built on first use, see :doc:`/gpu`; its reductions match up to rounding, not bit for
+        bit); ``False``: never.  Supported: real data, no ``analysis``, and
         ``L1()`` (with or without ``positivity``), or without ``positivity`` ``L0()``,
         ``Lp(0.5)`` and unweighted ``GroupL21`` over the last axis (or contiguous equal-size
         ``groups``).  The iterates are those of the unfused path up to rounding.  A forced

@@ -104,12 +104,6 @@ def sym_from_upper(v: Any, d: int) -> Any:
     return M
 
 
-def soft(v: Any, lam: Any) -> Any:
-    """Soft thresholding ``sign(v) max(|v| - lam, 0)``; ``lam`` broadcasts against ``v[..., :1]``."""
-    xp = namespace(v)
-    return xp.sign(v) * xp.clip(xp.abs(v) - lam, 0.0, None)
-
-
 def hard(v: Any, lam: Any) -> Any:
     """Hard thresholding: keep entries with ``|v| > lam``."""
     xp = namespace(v)

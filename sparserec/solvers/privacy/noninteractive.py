@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..._backend import Generator, asarray_like, check_finite, default_rng, namespace, to_numpy
+from ...prox.elementwise import prox_l1
 from ...prox.projections import project_l0_ball
 from ..result import SolverResult, Status
 from ._ops import (
@@ -24,7 +25,6 @@ from ._ops import (
     check_positive,
     hard,
     shrink,
-    soft,
     sym_from_upper,
     upper,
 )
@@ -208,7 +208,7 @@ def _sparsify(beta: Any, *, mode: str, k: int | None, lam: Any) -> Any:
     if mode == "topk":
         return project_l0_ball(beta, k)
     if mode == "soft":
-        return soft(beta, lam)
+        return prox_l1(beta, lam)
     if mode == "hard":
         return hard(beta, lam)
     return beta
