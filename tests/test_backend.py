@@ -81,6 +81,24 @@ def test_asarray_like_and_check_finite():
         B.check_finite(torch.tensor([float("nan")]))
 
 
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_check_finite_sum_shortcut_and_its_fallback(lib):
+    """The finite-sum shortcut: large finite entries whose sum overflows are still accepted (entry
+    by entry), and every kind of bad entry is caught, alone or with opposite infinities."""
+    arr = (lambda a: np.asarray(a)) if lib == "numpy" else (lambda a: torch.as_tensor(np.asarray(a)))
+    B.check_finite(arr([1e308, 1e308, -1.0]))              # sum overflows to inf: fallback, fine
+    B.check_finite(arr(np.full((4, 5), 3e38, np.float32)))  # float32 overflow likewise
+    B.check_finite(arr(np.array([1 + 2j, 1e308 + 1e308j, 1e308])))
+    B.check_finite(arr(np.arange(6)))                       # integers are always finite
+    B.check_finite(arr(np.zeros((0, 3))))
+    for bad in ([1.0, np.nan], [np.inf, -np.inf], [-np.inf, 1e308], [1e308, 1e308, np.nan],
+                np.array([1 + 1j, complex(0, np.inf)]), np.array([complex(np.nan, 0)])):
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            B.check_finite(arr(bad))
+    if lib == "torch":  # a tensor that requires grad is checked without recording a graph
+        B.check_finite(torch.ones(3, requires_grad=True))
+
+
 # ---------------------------------------------------------------------- dtypes
 @pytest.mark.parametrize("name", B.SUPPORTED_DTYPES)
 def test_dtype_helpers_roundtrip(name):

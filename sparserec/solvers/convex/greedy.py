@@ -45,6 +45,10 @@ __all__ = ["htp", "iht", "komp", "omp"]
 
 
 # ---------------------------------------------------------------------------------- helpers
+#: bytes of OMP state (selected atoms) allocated at once for all ``n_nonzero`` atoms
+_OMP_STATE_BYTES = 128 << 20
+
+
 def _device_kw(x: Any) -> dict[str, Any]:
     return {"device": x.device} if is_torch(x) else {}
 
@@ -135,23 +139,29 @@ def _select_dense(xp: Any, dense: Any, Ac: Any, Alow: Any, R: Any, m: int,
     3u_{16} + u_{16}^2 + (m+2)u_{32}` with :math:`u_{16} = 2^{-8}`: rounding of both operands
     (:math:`2u_{16} + u_{16}^2`), 32-bit accumulation and the rounding of the bfloat16 output.
 
-    ``DT`` (numpy, optional) is a row-major copy of :math:`A^T`: the candidates are then
-    re-evaluated as (problem, atom) pairs with contiguous atom rows, and problems with many
-    candidates get a full 64-bit product instead.
+    ``DT`` (optional) is a row-major copy of :math:`A^T`: the candidates are then re-evaluated
+    as (problem, atom) pairs with contiguous atom rows, and problems with many candidates get a
+    full 64-bit product instead (torch CPU tensors of the bfloat16 path go the same way, on numpy
+    views).
     """
     if Alow is None:
         mag = xp.abs(R @ Ac)
         return xp.argmax(mag, axis=-1), to_numpy(xp.max(mag, axis=-1)).astype(np.float64)
     bf16 = str(Alow.dtype).endswith("bfloat16")
+    xp_in, R_in = xp, R
+    if bf16 and is_torch(R):
+        # bfloat16 selection runs on CPU only: continue on numpy views of the tensors (no copy),
+        # so that torch CPU data get the pair-wise candidate re-evaluation of numpy data
+        R = R.numpy()
+        xp, dense = namespace(R), dense.numpy()
+        DT = None if DT is None else DT.numpy()
     if bf16:
         import torch
 
-        Rt = R if is_torch(R) else torch.from_numpy(np.ascontiguousarray(R))
+        Rt = torch.from_numpy(np.ascontiguousarray(R))
         # Alow holds A^T (atom rows): (A^T R^T)^T, made contiguous in 32-bit
         mag = (Alow @ Rt.to(torch.bfloat16).T).T.to(torch.float32, memory_format=torch.contiguous_format)
-        mag = mag.abs_()
-        if not is_torch(R):
-            mag = mag.numpy()
+        mag = mag.abs_().numpy()
         eps_low = 3 * 2.0 ** -8 + 2.0 ** -16 + (m + 2) * 2.0 ** -24
     else:
         mag = xp.abs(xp.astype(R, Alow.dtype) @ Alow)
@@ -183,7 +193,7 @@ def _select_dense(xp: Any, dense: Any, Ac: Any, Alow: Any, R: Any, m: int,
             first = np.minimum.reduceat(pos, starts)
             j_out[few] = ci[first]
             cm[few] = segmax
-        return _int_array(xp, j_out, R), cm
+        return _int_array(xp_in, j_out, R_in), cm
     if multi.size:
         kc = int(ncand[multi].max())
         mi = _int_array(xp, multi, R)
@@ -207,7 +217,7 @@ def _select_dense(xp: Any, dense: Any, Ac: Any, Alow: Any, R: Any, m: int,
         order_np, best_np = to_numpy(order), to_numpy(best)
         j_out[multi] = order_np[np.arange(multi.size), best_np]
         cm[multi] = to_numpy(xp.max(exact, axis=-1)).astype(np.float64)
-    return _int_array(xp, j_out, R), cm
+    return _int_array(xp_in, j_out, R_in), cm
 
 
 
@@ -483,8 +493,8 @@ def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
     cplx = is_complex_dtype(dt)
     kw = _device_kw(Y)
     t0 = time.perf_counter()
-    # state (capacity grows by doubling)
-    cap = max(1, min(kmax, 64))
+    # state (capacity for every atom when that fits in _OMP_STATE_BYTES, else 64, grown by doubling)
+    cap = max(1, kmax if B * kmax * m * 16 <= _OMP_STATE_BYTES else min(kmax, 64))
     Li = xp.eye(cap, dtype=dt, **kw)[None, ...] * xp.ones((B, 1, 1), dtype=dt, **kw)  # L^{-1}
     atoms = xp.zeros((B, cap, m), dtype=dt, **kw)           # selected atoms, row t = a_{s_t}
     zf = xp.zeros((B, cap), dtype=dt, **kw)                  # L^{-1} A_S^H y
@@ -521,16 +531,16 @@ def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
         import torch
 
         if is_torch(Ac):
-            Alow = Ac.T.to(torch.bfloat16).contiguous()
+            DT = Ac.T.contiguous()  # atom rows: candidates are gathered as rows (CPU tensors)
+            Alow = DT.to(torch.bfloat16)
         else:
             DT = _transposed(Ac)  # atom rows for the exact re-evaluation
             Alow = torch.from_numpy(DT).to(torch.bfloat16)
         # (n, m) atom rows: A^T R^T on this layout runs ~2x faster than R A on (m, n) (oneDNN)
-        # largest column norm, in blocks of rows, in the data's precision (inflated)
-        sq = xp.zeros((n,), dtype=rdt, **kw)
-        for i0 in range(0, m, 256):
-            sq = sq + xp.sum(_abs2(xp, dense[i0:i0 + 256, :]), axis=0)
-        colmax = float(xp.sqrt(xp.max(sq))) * (1 + 4 * (m + 2) * float(eps(rdt))) * 1.001
+        # largest column norm, from the atom rows in the data's precision (inflated)
+        DTn = DT.numpy() if is_torch(DT) else DT
+        sq = np.einsum("ij,ij->i", DTn, DTn)
+        colmax = float(np.sqrt(np.max(sq))) * (1 + 4 * (m + 2) * float(eps(rdt))) * 1.001
     # largest column norm (from the 32-bit copy, inflated to stay an upper bound)
     elif Alow is not None:
         # column norms in blocks of rows (no full-size temporary)

@@ -51,6 +51,20 @@ def test_omp_matches_sklearn_n_nonzero(backend, precision):
     assert np.all(np.diff(res.history["residual"], axis=0) <= 1e-12)
 
 
+def test_omp_state_growth_matches_preallocated(backend, monkeypatch):
+    """More atoms than the initial capacity (64) when the state is not allocated at once: the
+    grown buffers give scikit-learn's solution, as the preallocated ones do."""
+    import sparserec.solvers.convex.greedy as G
+
+    A, _, Y = _problem(m=120, n=300, B=3, k=20, noise=0.01)
+    ref = sk_omp(A, Y.T, n_nonzero_coefs=70).T
+    full = _to_np(omp(convert(A, backend), convert(Y, backend), n_nonzero=70, precision="full").x)
+    monkeypatch.setattr(G, "_OMP_STATE_BYTES", 0)
+    grown = _to_np(omp(convert(A, backend), convert(Y, backend), n_nonzero=70, precision="full").x)
+    np.testing.assert_allclose(full, ref, atol=1e-8 * np.abs(ref).max())
+    np.testing.assert_allclose(grown, full, atol=1e-12 * np.abs(ref).max())
+
+
 def test_omp_matches_sklearn_tol():
     A, _, Y = _problem(noise=0.1)
     tol_sq = 0.4
