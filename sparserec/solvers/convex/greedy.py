@@ -115,6 +115,21 @@ def _prepare(A: Any, y: Any, what: str) -> tuple[LinearOperator, Any, Any, Any, 
     return op, dense, Y, xp, batch, dt
 
 
+def _float32_atom_rows(A32: np.ndarray) -> Any:
+    """The 32-bit dictionary as a torch ``(n, m)`` tensor of atom rows, whose products
+    :math:`A^T R^T` torch (MKL/oneDNN) runs ~1.4x faster than numpy's ``R @ A`` (12 ms against
+    18 ms for 32 x 2000 x 10000 on one thread); ``A32`` itself when torch is missing or its
+    float32 products may be computed in reduced precision (``set_float32_matmul_precision``),
+    which the selection's error bound does not allow."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is optional
+        return A32
+    if torch.get_float32_matmul_precision() != "highest":
+        return A32
+    return torch.from_numpy(A32).T.contiguous()
+
+
 def _transposed(A: np.ndarray, bs: int = 128) -> np.ndarray:
     """Row-major copy of ``A.T``, copied in ``bs x bs`` tiles (cache-friendly: ~1.7x faster than
     ``np.ascontiguousarray(A.T)`` on a 2000 x 10000 float64 matrix)."""
@@ -163,6 +178,12 @@ def _select_dense(xp: Any, dense: Any, Ac: Any, Alow: Any, R: Any, m: int,
         mag = (Alow @ Rt.to(torch.bfloat16).T).T.to(torch.float32, memory_format=torch.contiguous_format)
         mag = mag.abs_().numpy()
         eps_low = 3 * 2.0 ** -8 + 2.0 ** -16 + (m + 2) * 2.0 ** -24
+    elif is_torch(Alow) and not is_torch(R):  # float32 atom rows (n, m) in torch, numpy data
+        import torch
+
+        Rt = torch.from_numpy(np.ascontiguousarray(R, dtype=np.float32))
+        mag = (Alow @ Rt.T).T.contiguous().abs_().numpy()
+        eps_low = (m + 3) * 2.0 ** -24
     else:
         mag = xp.abs(xp.astype(R, Alow.dtype) @ Alow)
         cfac = 2.0 if xp.isdtype(Alow.dtype, "complex floating") else 1.0   # complex products
@@ -550,6 +571,8 @@ def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
             sq = sq + xp.astype(xp.sum(_abs2(xp, blk), axis=0), rdt)
         cn = float(xp.sqrt(xp.max(sq)))
         colmax = cn * (1 + 4 * (m + 2) * 2.0 ** -24) * 1.001
+        if not cplx and not is_torch(Alow) and m * n >= 1_000_000:
+            Alow = _float32_atom_rows(Alow)
     rows_all = np.arange(B)
     hist: dict[str, list[np.ndarray]] = {}
     eps_dt = eps(dt)

@@ -96,6 +96,41 @@ def test_omp_mixed_precision_near_ties(complex_):
         np.testing.assert_allclose(rm.x, sk_omp(A, Y.T, n_nonzero_coefs=6).T, atol=1e-8)
 
 
+def test_omp_mixed_precision_torch_atom_rows(monkeypatch):
+    """Large real numpy dictionaries (m*n >= 1e6) run the 32-bit products through torch on atom
+    rows; near-duplicate atoms still get the 64-bit selection, and a reduced float32 matmul
+    precision setting falls back to numpy's products."""
+    torch = pytest.importorskip("torch")
+    import sparserec.solvers.convex.greedy as G
+
+    A, _, Y = _problem(m=100, n=10000, B=6, k=10, seed=7)
+    rng = np.random.default_rng(11)
+    A[:, 5000:] = A[:, :5000] + 1e-7 * rng.standard_normal((100, 5000))  # near-duplicates
+    A /= np.linalg.norm(A, axis=0)
+    kinds = []
+    real = G._select_dense
+
+    def spy(xp, dense, Ac, Alow, *a, **k):
+        kinds.append(type(Alow).__module__.split(".")[0])
+        return real(xp, dense, Ac, Alow, *a, **k)
+
+    monkeypatch.setattr(G, "_select_dense", spy)
+    rf = omp(A, Y, n_nonzero=10, precision="full")
+    kinds.clear()
+    rm = omp(A, Y, n_nonzero=10, precision="mixed")
+    assert set(kinds) == {"torch"}
+    assert np.array_equal(rm.extras["support"], rf.extras["support"])
+    np.testing.assert_allclose(rm.x, rf.x, atol=1e-12)
+    old = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("medium")
+        kinds.clear()
+        r2 = omp(A, Y, n_nonzero=10, precision="mixed")
+    finally:
+        torch.set_float32_matmul_precision(old)
+    assert set(kinds) == {"numpy"} and np.array_equal(r2.extras["support"], rf.extras["support"])
+
+
 def test_omp_complex_and_exact_recovery():
     A, X, Y = _problem(complex_=True, noise=0)
     res = omp(A, Y, n_nonzero=8)
