@@ -82,3 +82,15 @@ html_theme = "alabaster"
 html_static_path = ["_static"]
 html_title = f"sparserec {release}"
 html_theme_options = {"description": "Sparse recovery on numpy and torch", "fixed_sidebar": True}
+
+
+def _skip_metadata_routing(app, what, name, obj, skip, options):  # noqa: ARG001
+    """Leave out scikit-learn's generated ``set_{fit,predict,score,...}_request`` methods: their
+    docstrings point into scikit-learn's own glossary, which this build cannot resolve offline."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_routing)

@@ -311,7 +311,7 @@ def starlet_deconvolve(image: Any, psf: Any, *, sigma: Any = None, n_scales: int
         numbers per image, are computed on a host copy).
     info : dict
         ``sigma`` (per image), ``thresholds`` (per-scale :math:`\Lambda_j/\sigma`), ``n_iter``
-        (total), ``solver_results`` (one :class:`~sparserec.SolverResult` per pass), ``tau``,
+        (total), ``solver_results`` (one :class:`~sparserec.solvers.result.SolverResult` per pass), ``tau``,
         ``sigma_dual``, ``lipschitz``, ``W_norm_sq``.
 
     Notes
