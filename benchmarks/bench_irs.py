@@ -36,7 +36,61 @@ def run(quick: bool) -> list[dict]:
                      "met": (float(sel.mean()) <= 1.5 * 0.0029) if m == "pc-krosbl" else None,
                      "notes": f"mean {float(sel.mean()):.4f}, median {float(sel.median()):.4f} "
                               f"(paper mean {PAPER_MEAN_20DB[str(m)]})"})
-    return rows
+    return rows + _device_rows(quick)
+
+
+def _device_rows(quick: bool) -> list[dict]:
+    """Issue 7 on a GPU: the three Kronecker methods at 20 dB with one shared training design, each
+    SNR's realisations solved as one batch on the device, against the default experiment (one
+    realisation at a time, numpy) on this machine's CPU.  ``SPARSEREC_BENCH_DRY_RUN=1`` runs the
+    device path on torch CPU at a small size (to check it without a GPU; figures meaningless)."""
+    import os
+    import warnings
+
+    from sparserec.applications.irs_mimo.experiment import run_experiment
+
+    dry = os.environ.get("SPARSEREC_BENCH_DRY_RUN") == "1"
+    case = "IRS 20 dB, 3 Kronecker methods: realisations batched on the GPU vs the CPU experiment"
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is None or not (dry or torch.cuda.is_available()):
+        why = "torch not installed" if torch is None else "no CUDA device"
+        return [{"benchmark": "irs", "case": case, "sparserec_s": None, "peer": "", "peer_s": None,
+                 "ratio": None, "target": "report", "met": None, "notes": f"skipped: {why}"}]
+    dev = "cpu" if dry else "cuda"
+    trials = 3 if dry else (10 if quick else 50)
+    kw = dict(snrs=[20], methods=["svd-krosbl", "am-krosbl", "pc-krosbl"], n_symbols=1000)
+    warnings.simplefilter("ignore")
+
+    def sync() -> None:
+        if dev == "cuda":
+            torch.cuda.synchronize()
+
+    run_experiment(trials=2, shared_training=True, device=dev, **kw)  # warm-up (context, kernels)
+    sync()
+    t0 = time.perf_counter()
+    gpu = run_experiment(trials=trials, shared_training=True, device=dev, **kw)
+    sync()
+    t_dev = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cpu = run_experiment(trials=trials, **kw)
+    t_cpu = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_experiment(trials=trials, shared_training=True, **kw)
+    t_cpub = time.perf_counter() - t0
+
+    def med(ds) -> str:
+        return ", ".join(f"{m.split('-')[0]} {float(ds.nmse.sel({'method': m}).median()):.4f}"
+                         for m in ds.method.values)
+
+    name = torch.cuda.get_device_name(0) if dev == "cuda" else "torch CPU (dry run)"
+    return [{"benchmark": "irs", "case": f"{case} ({trials} realisations)", "sparserec_s": t_dev,
+             "peer": "the default experiment on the CPU (numpy, one realisation at a time)",
+             "peer_s": t_cpu, "ratio": t_cpu / t_dev, "target": "report", "met": None,
+             "notes": f"device {name}; batched on the CPU (numpy, shared design) {t_cpub:.1f} s; "
+                      f"median NMSE device (shared design) {med(gpu)}; CPU experiment {med(cpu)}"}]
 
 
 if __name__ == "__main__":

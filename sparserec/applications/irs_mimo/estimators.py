@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._backend import to_numpy
 from .model import cascaded_channels, measurement_factors
 from .system import IRSSystem, Training
 
@@ -78,9 +79,9 @@ def _refine(factors: list[np.ndarray], y: np.ndarray, kw: dict[str, Any], runs: 
         if p is not None:
             kr["prune"] = p
         res = kronecker_sbl(factors, y[sel], **kr)
-        cost = np.asarray(res.extras["cost"], dtype=float).reshape(-1)
+        cost = to_numpy(res.extras["cost"]).astype(float).reshape(-1)
         better = cost < best_cost[sel]
-        best_x[sel[better]] = np.asarray(res.x).reshape(sel.size, -1)[better]
+        best_x[sel[better]] = to_numpy(res.x).reshape(sel.size, -1)[better]
         best_it[sel] += np.asarray(res.n_iter).reshape(-1)
     return best_x, best_it
 
@@ -108,10 +109,10 @@ def _solve(method: str, factors: list[np.ndarray], y: np.ndarray, nv: np.ndarray
         best_run = np.zeros(R, np.int64)
         for c, p in enumerate(runs):
             res = kronecker_sbl(factors, y, **({**kw, "prune": p} if p is not None else kw))
-            xr = np.asarray(res.x).reshape(R, -1)
-            cost = np.asarray(res.extras["cost"], dtype=float).reshape(-1)
+            xr = to_numpy(res.x).reshape(R, -1)
+            cost = to_numpy(res.extras["cost"]).astype(float).reshape(-1)
             it = np.asarray(res.n_iter).reshape(-1)
-            gs = [np.asarray(g).reshape(R, -1) for g in res.extras["gamma_factors"]]
+            gs = [to_numpy(g).reshape(R, -1) for g in res.extras["gamma_factors"]]
             if best_x is None:
                 best_x, best_cost, best_it, best_g = xr.copy(), cost, it.copy(), [g.copy() for g in gs]
                 continue
@@ -159,7 +160,7 @@ def _solve(method: str, factors: list[np.ndarray], y: np.ndarray, nv: np.ndarray
 
 
 def estimate_channel(y: Any, system: IRSSystem, training: Training, method: str = "pc-krosbl", *,
-                     noise_var: Any, support: Any = None, **params: Any) -> ChannelEstimate:
+                     noise_var: Any, support: Any = None, device: Any = None, **params: Any) -> ChannelEstimate:
     r"""Estimate the cascaded IRS channels from received pilots.
 
     Parameters
@@ -179,6 +180,11 @@ def estimate_channel(y: Any, system: IRSSystem, training: Training, method: str 
         Noise variance (known, as in the authors' experiments).
     support : (R, G^3) bool, optional
         True support, for ``"oracle-ls"``.
+    device : str or torch.device, optional
+        Kronecker methods only: solve on torch tensors on this device (e.g. ``"cuda"``; needs
+        torch).  Realisations that share one training design (``design_training(...,
+        shared=True)``) are solved as one batch, which is what a GPU wants.  Results are numpy
+        arrays either way.
     **params
         Passed to the solver (e.g. ``max_iter``).
 
@@ -213,6 +219,8 @@ def estimate_channel(y: Any, system: IRSSystem, training: Training, method: str 
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if device is not None and method not in ("svd-krosbl", "am-krosbl", "pc-krosbl"):
+        raise ValueError(f"device=: Kronecker methods only (svd-, am-, pc-krosbl), not {method!r}")
     y = np.asarray(y)
     single = y.ndim == 1
     Y = y[None] if single else y
@@ -233,7 +241,13 @@ def estimate_channel(y: Any, system: IRSSystem, training: Training, method: str 
     for idx in _groups(training):
         factors = measurement_factors(system, training, int(idx[0]))
         t0 = time.perf_counter()
-        xi, it = _solve(method, factors, Y[idx], nv[idx], None if sup is None else sup[idx], params)
+        Yi: Any = Y[idx]
+        if device is not None:
+            import torch
+
+            factors = [torch.as_tensor(f, device=device) for f in factors]
+            Yi = torch.as_tensor(Yi, device=device)
+        xi, it = _solve(method, factors, Yi, nv[idx], None if sup is None else sup[idx], params)
         secs[idx] = (time.perf_counter() - t0) / idx.size
         x[idx] = xi
         iters[idx] = it
