@@ -147,6 +147,16 @@ def test_bad_input(paper):
 
 
 
+def _experiment_realisation(seed, trial, snr=20.0):
+    """Realisation ``trial`` of ``run_experiment(seed=seed)`` at ``snr``: (system, training, y,
+    noise variance, true cascaded channels)."""
+    s = IRSSystem()
+    ch = simulate_channels(s, 1, seed=[seed, trial, 0])
+    tr = design_training(s, ch, seed=[seed, trial, 1])
+    y, _, nv = received_signal(s, ch, tr, snr, seed=[seed, trial, 2, int(round(snr * 100))])
+    return s, tr, y, nv, np.einsum("rbi,rki,rim->rkbm", ch.H_bi, tr.theta, ch.H_im)
+
+
 def test_pc_krosbl_selects_ms_pruning_by_evidence():
     """Experiment seed 1, realisation 13, 20 dB: with the MS-factor threshold 5e-2 alone PC-KroSBL
     loses the true MS entry (NMSE ~1); with 1e-2 it is right.  The default runs both and keeps the
@@ -154,11 +164,7 @@ def test_pc_krosbl_selects_ms_pruning_by_evidence():
     from sparserec.applications.irs_mimo.model import measurement_factors
     from sparserec.solvers.bayes import kronecker_sbl
 
-    s = IRSSystem()
-    ch = simulate_channels(s, 1, seed=[1, 13, 0])
-    tr = design_training(s, ch, seed=[1, 13, 1])
-    y, _, nv = received_signal(s, ch, tr, 20.0, seed=[1, 13, 2, 2000])
-    H = np.einsum("rbi,rki,rim->rkbm", ch.H_bi, tr.theta, ch.H_im)
+    s, tr, y, nv, H = _experiment_realisation(1, 13)
     with _quiet():
         sel = estimate_channel(y, s, tr, "pc-krosbl", noise_var=nv)
         one = estimate_channel(y, s, tr, "pc-krosbl", noise_var=nv, prune=[3e-2, 5e-2, 3e-2], refine=False)
@@ -167,6 +173,7 @@ def test_pc_krosbl_selects_ms_pruning_by_evidence():
     assert channel_nmse(sel.H, H)[0] < 0.01
     assert channel_nmse(one.H, H)[0] > 0.5
     np.testing.assert_allclose(one.x, np.asarray(ref.x).reshape(1, -1))
+
 
 def test_pc_krosbl_refinement_prunes_bs_neighbours_and_never_loses_evidence():
     """Experiment seed 0, realisation 79, 20 dB: the coupled run keeps neighbours of the BS path
@@ -177,11 +184,7 @@ def test_pc_krosbl_refinement_prunes_bs_neighbours_and_never_loses_evidence():
     from sparserec.applications.irs_mimo.model import measurement_factors
     from sparserec.solvers.bayes import kronecker_sbl
 
-    s = IRSSystem()
-    ch = simulate_channels(s, 1, seed=[0, 79, 0])
-    tr = design_training(s, ch, seed=[0, 79, 1])
-    y, _, nv = received_signal(s, ch, tr, 20.0, seed=[0, 79, 2, 2000])
-    H = np.einsum("rbi,rki,rim->rkbm", ch.H_bi, tr.theta, ch.H_im)
+    s, tr, y, nv, H = _experiment_realisation(0, 79)
     with _quiet():
         ref = estimate_channel(y, s, tr, "pc-krosbl", noise_var=nv)
         raw = estimate_channel(y, s, tr, "pc-krosbl", noise_var=nv, refine=False)
