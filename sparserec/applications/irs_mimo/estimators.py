@@ -122,7 +122,9 @@ def _solve(method: str, factors: list[np.ndarray], y: np.ndarray, nv: np.ndarray
                 g[better] = gn[better]
             best_run[better] = c
         if m == "pc" and params.get("refine", True):
-            refine_beta = params.get("refine_beta", list(kw["beta"][:2]) + [None])
+            b = kw["beta"]
+            bl = list(b) if isinstance(b, (list, tuple)) else [b] * len(factors)
+            refine_beta = params.get("refine_beta", bl[:-1] + [None])  # the BS mode (last) uncoupled
             best_x, best_it = _refine(factors, y, kw, runs, best_run, best_x, best_cost, best_it, best_g,
                                       refine_beta)
         return best_x, best_it
