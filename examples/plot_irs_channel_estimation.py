@@ -37,9 +37,9 @@ warnings.simplefilter("ignore")  # non-converged EM runs at low SNR are expected
 # -------------------
 system = IRSSystem()  # the paper's configuration: N_B=16, N_M=6, N_I=256, G=18, L=3, K1=3, K2=6
 snrs = [4, 12, 20] if FAST else [4, 8, 12, 16, 20]
-trials = 2 if FAST else 20
+trials = 2 if FAST else 10  # the paper: 50 (python -m sparserec.applications.irs_mimo.experiment)
 methods = ["svd-krosbl", "am-krosbl", "pc-krosbl", "ls"]
-ds = run_experiment(system, snrs, trials, methods, n_symbols=5_000 if FAST else 100_000)
+ds = run_experiment(system, snrs, trials, methods, n_symbols=5_000 if FAST else 20_000)
 fig, ax = plt.subplots(1, 2, figsize=(10, 4))
 for m in methods:
     ax[0].semilogy(snrs, ds.nmse.sel({"method": m}).mean("trial"), "o-", label=m)
