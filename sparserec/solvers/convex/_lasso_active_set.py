@@ -77,8 +77,9 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
         lowp = dt == np.float64 and m * n >= 2 ** 18
     ct = np.float32 if lowp else dt                  # precision of the O(Bmn) parts
     Mt = M.astype(ct) if lowp else M
+    C0 = None
     if lowp:
-        C = C.astype(ct)
+        C0, C = C, C.astype(ct)                      # C0: the exact M^T y (polish, refresh)
     tiny = np.finfo(ct).tiny if lowp else 1e-300
     floor = np.full((B, n), tiny, dtype=ct)           # +inf on active features
     feat = np.full((B, smax), -1, dtype=np.int64)
@@ -88,7 +89,6 @@ def _homotopy(M: np.ndarray, Y: np.ndarray, lam: np.ndarray, positivity: bool, m
     Ginv = np.zeros((B, smax, smax), dtype=dt)
     XAt = np.zeros((B, smax, m), dtype=ct)           # active columns (in ct) for u = M_A d
     MTt = MT.astype(ct) if lowp else MT
-    C0 = Y @ M if lowp else None                     # exact M^T y (for polish)
     # Gram matrix among the features that entered so far: GU[pos[i], pos[j]] = m_i^T m_j
     # (allocated at full size: the pages of the zero arrays are only mapped as rows are filled)
     nu_max = max(1, min(n, int((_GRAM_BYTES / 8) ** 0.5)))

@@ -170,20 +170,15 @@ def _select_dense(xp: Any, dense: Any, Ac: Any, Alow: Any, R: Any, m: int,
         R = R.numpy()
         xp, dense = namespace(R), dense.numpy()
         DT = None if DT is None else DT.numpy()
-    if bf16:
+    if bf16 or (is_torch(Alow) and not is_torch(R)):
+        # atom rows (n, m) in torch (bfloat16, or float32 for numpy data): (A^T R^T)^T, made
+        # contiguous in 32-bit
         import torch
 
-        Rt = torch.from_numpy(np.ascontiguousarray(R))
-        # Alow holds A^T (atom rows): (A^T R^T)^T, made contiguous in 32-bit
-        mag = (Alow @ Rt.to(torch.bfloat16).T).T.to(torch.float32, memory_format=torch.contiguous_format)
-        mag = mag.abs_().numpy()
-        eps_low = 3 * 2.0 ** -8 + 2.0 ** -16 + (m + 2) * 2.0 ** -24
-    elif is_torch(Alow) and not is_torch(R):  # float32 atom rows (n, m) in torch, numpy data
-        import torch
-
-        Rt = torch.from_numpy(np.ascontiguousarray(R, dtype=np.float32))
-        mag = (Alow @ Rt.T).T.contiguous().abs_().numpy()
-        eps_low = (m + 3) * 2.0 ** -24
+        Rt = torch.from_numpy(np.ascontiguousarray(R)).to(Alow.dtype)
+        out = (Alow @ Rt.T).T
+        mag = torch.empty(out.shape, dtype=torch.float32).copy_(out).abs_().numpy()  # one pass
+        eps_low = 3 * 2.0 ** -8 + 2.0 ** -16 + (m + 2) * 2.0 ** -24 if bf16 else (m + 3) * 2.0 ** -24
     else:
         mag = xp.abs(xp.astype(R, Alow.dtype) @ Alow)
         cfac = 2.0 if xp.isdtype(Alow.dtype, "complex floating") else 1.0   # complex products
@@ -551,15 +546,12 @@ def omp(A: Any, y: Any, n_nonzero: int | Any = None, tol: float | Any = None, *,
     if precision == "bf16":
         import torch
 
-        if is_torch(Ac):
-            DT = Ac.T.contiguous()  # atom rows: candidates are gathered as rows (CPU tensors)
-            Alow = DT.to(torch.bfloat16)
-        else:
-            DT = _transposed(Ac)  # atom rows for the exact re-evaluation
-            Alow = torch.from_numpy(DT).to(torch.bfloat16)
+        # atom rows for the exact re-evaluation (bfloat16 runs on CPU: torch data as numpy views)
+        DTn = _transposed(Ac.numpy() if is_torch(Ac) else Ac)
+        DT = torch.from_numpy(DTn) if is_torch(Ac) else DTn
         # (n, m) atom rows: A^T R^T on this layout runs ~2x faster than R A on (m, n) (oneDNN)
+        Alow = torch.from_numpy(DTn).to(torch.bfloat16)
         # largest column norm, from the atom rows in the data's precision (inflated)
-        DTn = DT.numpy() if is_torch(DT) else DT
         sq = np.einsum("ij,ij->i", DTn, DTn)
         colmax = float(np.sqrt(np.max(sq))) * (1 + 4 * (m + 2) * float(eps(rdt))) * 1.001
     # largest column norm (from the 32-bit copy, inflated to stay an upper bound)
